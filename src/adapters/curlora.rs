@@ -1,0 +1,49 @@
+//! The CURLoRA adapter (Fawi 2024, arXiv 2408.14572): `ΔW = α·C·U·R` with `C`, `R` taken
+//! from the frozen weight itself and `U` (`r×r`, zero at start) the only trained tensor.
+//!
+//! The forward pass is `α·((x·C)·U)·R`: three thin matmuls of cost `O(N·r·(in+out) + N·r²)`.
+//! `C·U·R` (an `in×out` matrix) is never formed, neither forward nor backward — the reference
+//! code rebuilds it on every call. Because `C` and `R` are plain tensors (module constants,
+//! not parameters), autodiff produces a gradient for `U` only:
+//! `∂L/∂U = α·(x·C)ᵀ·G·Rᵀ` where `G = ∂L/∂y`.
+
+use burn::module::{Module, Param};
+use burn::tensor::Tensor;
+
+#[derive(Module, Debug)]
+pub struct CurLora {
+    /// `C = W[:, cols]`, shape `[in, r]`; frozen.
+    pub c: Tensor<2>,
+    /// `U`, shape `[r, r]`; trainable, starts at zero so the adapted model equals the base.
+    pub u: Param<Tensor<2>>,
+    /// `R = W[rows, :]`, shape `[r, out]`; frozen.
+    pub r: Tensor<2>,
+    /// Scale on the adapter output (1 in the reference, no division by r).
+    #[module(skip)]
+    pub alpha: f64,
+    /// Selected column indices (into `out`).
+    #[module(skip)]
+    pub cols: Vec<usize>,
+    /// Selected row indices (into `in`).
+    #[module(skip)]
+    pub rows: Vec<usize>,
+}
+
+impl CurLora {
+    /// The adapter's contribution for a `[N, in]` input: `[N, out]`.
+    pub fn delta(&self, x: Tensor<2>) -> Tensor<2> {
+        x.matmul(self.c.clone())
+            .matmul(self.u.val())
+            .matmul(self.r.clone())
+            .mul_scalar(self.alpha)
+    }
+
+    pub fn rank(&self) -> usize {
+        self.cols.len()
+    }
+
+    /// Trainable parameters: `r²`.
+    pub fn trainable_params(&self) -> usize {
+        self.rank() * self.rank()
+    }
+}

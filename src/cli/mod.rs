@@ -1,0 +1,30 @@
+//! The `curlora` command line: thin consumers of the library.
+
+pub mod eval;
+pub mod info;
+pub mod select;
+
+use clap::{Parser, Subcommand};
+use curlora::device::DeviceChoice;
+
+#[derive(Parser, Debug)]
+#[command(name = "curlora", version, about = "Fine-tune language models with CURLoRA and watch it prevent catastrophic forgetting")]
+pub struct Cli {
+    /// Where to compute: a hardware GPU if present (auto), the wgpu GPU adapter (gpu, also a
+    /// software one), or the Flex CPU backend (cpu).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, global = true)]
+    pub device: DeviceChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the compute devices this machine offers and the one `auto` picks.
+    Info(info::InfoArgs),
+    /// Show CURLoRA's column/row probabilities and the indices it samples for one module.
+    Select(select::SelectArgs),
+    /// Measure a model's next-token loss and perplexity on a text file.
+    Eval(eval::EvalArgs),
+}

@@ -1,0 +1,87 @@
+use curlora::adapters::{SelectionConfig, SelectionMode, cur};
+use curlora::device::DeviceChoice;
+use curlora::model::Gpt2;
+use curlora::rng::derive_seed;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct SelectArgs {
+    /// HF model folder (config.json, model.safetensors).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Module path, e.g. h.0.attn.c_attn.
+    #[arg(long)]
+    pub module: String,
+    #[arg(long, default_value_t = 8)]
+    pub rank: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = SelectionMode::Inverted)]
+    pub mode: SelectionMode,
+    /// ε added before inverting (0.001 as in the reference code; 0 = the paper's Eq. 4).
+    #[arg(long, default_value_t = 0.001)]
+    pub epsilon: f64,
+    /// Sample without replacement (the reference samples with replacement).
+    #[arg(long)]
+    pub no_replacement: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &SelectArgs, choice: DeviceChoice) -> anyhow::Result<()> {
+    let dev = curlora::device::select(choice)?;
+    let model = Gpt2::load(&args.model, &dev.device)?;
+    let module = model.module(&args.module)?;
+    let shape = module.shape();
+    let config = SelectionConfig {
+        rank: args.rank,
+        mode: args.mode,
+        epsilon: args.epsilon,
+        replacement: !args.no_replacement,
+    };
+    // The same per-module seed a run with this seed uses, so the indices shown here are the
+    // ones training would pick.
+    let name = args.module.strip_prefix("transformer.").unwrap_or(&args.module);
+    let sel = cur::select(&module.weight_host(), shape, &config, derive_seed(args.seed, name))?;
+    if args.json {
+        let v = serde_json::json!({
+            "module": name,
+            "shape": shape,
+            "seed": args.seed,
+            "module_seed": sel.seed,
+            "mode": args.mode,
+            "epsilon": args.epsilon,
+            "replacement": config.replacement,
+            "rank": args.rank,
+            "col_probs": sel.col_probs,
+            "row_probs": sel.row_probs,
+            "cols": sel.cols,
+            "rows": sel.rows,
+        });
+        println!("{}", serde_json::to_string(&v)?);
+        return Ok(());
+    }
+    eprintln!("device: {}", dev.description);
+    println!("module: {name}  weight [in, out] = {shape:?}  (columns = outputs, rows = inputs)");
+    println!(
+        "mode: {:?}  epsilon: {}  replacement: {}  seed: {} (module seed {})",
+        args.mode, args.epsilon, config.replacement, args.seed, sel.seed
+    );
+    print_probs("col_probs", &sel.col_probs);
+    print_probs("row_probs", &sel.row_probs);
+    println!("cols: {:?}", sel.cols);
+    println!("rows: {:?}", sel.rows);
+    Ok(())
+}
+
+fn print_probs(name: &str, p: &[f64]) {
+    let (min, max) = p
+        .iter()
+        .fold((f64::INFINITY, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    println!(
+        "{name}: {} values, min {min:.3e}, max {max:.3e}, max/min {:.2} (--json prints them all)",
+        p.len(),
+        max / min
+    );
+}

@@ -1,0 +1,111 @@
+//! Choosing where tensors live: a hardware GPU through wgpu (Vulkan, Metal, DX12, WebGPU), or
+//! the Flex CPU backend.
+//!
+//! `auto` takes a hardware adapter when wgpu finds one and otherwise Flex. A software adapter
+//! (lavapipe, llvmpipe, SwiftShader: wgpu device type `Cpu`) is about 10× slower than Flex on
+//! the same cores, so it is used only when asked for with `gpu`.
+
+use crate::error::{Error, Result};
+use burn::tensor::Device;
+use burn::tensor::wgpu::wgpu;
+
+/// What the user asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// A hardware GPU if there is one, else the CPU.
+    #[default]
+    Auto,
+    /// The wgpu adapter wgpu prefers (a software one if that is all there is).
+    Gpu,
+    /// The Flex CPU backend.
+    Cpu,
+}
+
+/// One wgpu adapter as the system reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    /// True for software rasterisers (device type CPU).
+    pub software: bool,
+}
+
+/// A device ready for tensors, with a human description of it.
+#[derive(Clone, Debug)]
+pub struct ComputeDevice {
+    pub device: Device,
+    /// e.g. "NVIDIA H200 (Vulkan)" or "CPU (Flex)".
+    pub description: String,
+    pub is_gpu: bool,
+}
+
+/// Lists the adapters wgpu can see on this machine (all graphics APIs).
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let instance = wgpu::Instance::default();
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    adapters
+        .iter()
+        .map(|a| {
+            let info = a.get_info();
+            AdapterSummary {
+                name: info.name.clone(),
+                backend: format!("{:?}", info.backend),
+                device_type: format!("{:?}", info.device_type),
+                driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+                software: info.device_type == wgpu::DeviceType::Cpu,
+            }
+        })
+        .collect()
+}
+
+/// Resolves a choice to a device. Call once per process and clone the result: burn registers
+/// a wgpu runtime only once.
+pub fn select(choice: DeviceChoice) -> Result<ComputeDevice> {
+    match choice {
+        DeviceChoice::Cpu => Ok(cpu()),
+        DeviceChoice::Gpu => gpu(),
+        DeviceChoice::Auto => {
+            if list_adapters().iter().any(|a| !a.software) {
+                gpu()
+            } else {
+                Ok(cpu())
+            }
+        }
+    }
+}
+
+pub fn cpu() -> ComputeDevice {
+    ComputeDevice {
+        device: Device::flex(),
+        description: "CPU (Flex)".into(),
+        is_gpu: false,
+    }
+}
+
+fn gpu() -> Result<ComputeDevice> {
+    if list_adapters().is_empty() {
+        return Err(Error::Device(
+            "no GPU adapter found: wgpu sees no Vulkan, Metal, DX12 or GL device. \
+             Install a GPU driver (or mesa-vulkan-drivers for the lavapipe software \
+             adapter), or use --device cpu"
+                .into(),
+        ));
+    }
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup()
+        .map_err(|e| Error::Device(format!("could not start the wgpu device: {e}")))?;
+    let info = setup.adapter.get_info();
+    let soft = if info.device_type == wgpu::DeviceType::Cpu {
+        ", software"
+    } else {
+        ""
+    };
+    Ok(ComputeDevice {
+        device,
+        description: format!("{} ({:?}{soft})", info.name, info.backend),
+        is_gpu: true,
+    })
+}

@@ -1,0 +1,15 @@
+//! curlora: fine-tune language models with CURLoRA (Fawi 2024, arXiv 2408.14572) on any GPU,
+//! and measure how it prevents catastrophic forgetting.
+//!
+//! * [`adapters`]: CUR selection, the CURLoRA and LoRA adapters, full fine-tuning.
+//! * [`model`]: GPT-2 loaded from HF checkpoints.
+//! * [`device`]: wgpu GPU or Flex CPU, chosen at run time.
+
+pub mod adapters;
+pub mod device;
+pub mod error;
+pub mod eval;
+pub mod model;
+pub mod rng;
+
+pub use error::{Error, Result};
