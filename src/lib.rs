@@ -6,9 +6,11 @@
 //! * [`device`]: wgpu GPU or Flex CPU, chosen at run time.
 
 pub mod adapters;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod metrics;
 pub mod model;
 pub mod rng;
 

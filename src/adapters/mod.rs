@@ -87,3 +87,15 @@ impl AdapterConfig {
         }
     }
 }
+
+/// Trainable parameters of one adapted `[in, out]` matrix: `r²` for CURLoRA, `r·(in + out)`
+/// for LoRA, `in·out + out` (weight and bias) for a full fine-tune, 0 when frozen.
+pub fn trainable_params_for(method: Method, rank: usize, shape: [usize; 2]) -> usize {
+    let [n_in, n_out] = shape;
+    match method {
+        Method::CurLora => rank * rank,
+        Method::Lora => rank * (n_in + n_out),
+        Method::Full => n_in * n_out + n_out,
+        Method::Frozen => 0,
+    }
+}

@@ -123,3 +123,21 @@ impl Gpt2Config {
         }
     }
 }
+
+impl Gpt2Config {
+    /// Trainable adapter parameters for `method` at `rank` on `targets` in every block,
+    /// computed from shapes alone (no weights needed). Heads are excluded, as in the paper.
+    pub fn adapter_params(
+        &self,
+        method: crate::adapters::Method,
+        rank: usize,
+        targets: &[String],
+    ) -> usize {
+        targets
+            .iter()
+            .filter_map(|t| self.module_shape(t))
+            .map(|s| crate::adapters::trainable_params_for(method, rank, s))
+            .sum::<usize>()
+            * self.n_layer
+    }
+}

@@ -1,0 +1,119 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use curlora::rng::Rng;
+use std::path::PathBuf;
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `golden.json` written by `tests/fixtures/make_gpt2_fixtures.py` from HF transformers.
+pub struct Golden {
+    pub input_ids: Vec<Vec<u32>>,
+    pub logits: Vec<f32>,
+    pub hidden_last: Vec<f32>,
+    pub loss: f64,
+    pub eval_ids: Vec<u32>,
+    pub eval_loss: f64,
+    pub eval_perplexity: f64,
+    pub eval_max_tokens: usize,
+}
+
+fn flatten(v: &serde_json::Value, out: &mut Vec<f32>) {
+    match v {
+        serde_json::Value::Array(a) => a.iter().for_each(|x| flatten(x, out)),
+        serde_json::Value::Number(n) => out.push(n.as_f64().unwrap() as f32),
+        _ => panic!("unexpected json"),
+    }
+}
+
+pub fn golden() -> Golden {
+    let text = std::fs::read_to_string(fixture("tiny-gpt2/golden.json")).unwrap();
+    let g: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ids = |v: &serde_json::Value| -> Vec<u32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as u32)
+            .collect()
+    };
+    let mut logits = Vec::new();
+    flatten(&g["logits"], &mut logits);
+    let mut hidden_last = Vec::new();
+    flatten(&g["hidden_last"], &mut hidden_last);
+    Golden {
+        input_ids: g["input_ids"].as_array().unwrap().iter().map(ids).collect(),
+        logits,
+        hidden_last,
+        loss: g["loss"].as_f64().unwrap(),
+        eval_ids: ids(&g["eval"]["ids"]),
+        eval_loss: g["eval"]["loss"].as_f64().unwrap(),
+        eval_perplexity: g["eval"]["perplexity"].as_f64().unwrap(),
+        eval_max_tokens: g["eval"]["max_tokens"].as_u64().unwrap() as usize,
+    }
+}
+
+pub fn ids_tensor(rows: &[Vec<u32>], device: &Device) -> Tensor<2, Int> {
+    let b = rows.len();
+    let t = rows[0].len();
+    let data: Vec<i64> = rows.iter().flatten().map(|&x| i64::from(x)).collect();
+    Tensor::<2, Int>::from_data(TensorData::new(data, [b, t]), device)
+}
+
+pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+pub fn random_vec(rng: &mut Rng, n: usize, scale: f64) -> Vec<f32> {
+    (0..n).map(|_| (rng.normal() * scale) as f32).collect()
+}
+
+pub fn random_tensor<const D: usize>(
+    rng: &mut Rng,
+    shape: [usize; D],
+    scale: f64,
+    device: &Device,
+) -> Tensor<D> {
+    let n = shape.iter().product();
+    Tensor::<D>::from_data(TensorData::new(random_vec(rng, n, scale), shape), device)
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Row-major `[n, k]·[k, m]` in f64.
+pub fn matmul(a: &[f64], b: &[f64], n: usize, k: usize, m: usize) -> Vec<f64> {
+    let mut out = vec![0f64; n * m];
+    for i in 0..n {
+        for p in 0..k {
+            let av = a[i * k + p];
+            for j in 0..m {
+                out[i * m + j] += av * b[p * m + j];
+            }
+        }
+    }
+    out
+}
+
+pub fn transpose(a: &[f64], n: usize, m: usize) -> Vec<f64> {
+    let mut out = vec![0f64; n * m];
+    for i in 0..n {
+        for j in 0..m {
+            out[j * n + i] = a[i * m + j];
+        }
+    }
+    out
+}
+
+pub fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}

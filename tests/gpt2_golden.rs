@@ -1,0 +1,76 @@
+//! GPT-2 on the Flex CPU backend against HF transformers (fixtures from
+//! `tests/fixtures/make_gpt2_fixtures.py`): logits, hidden states, loss, tokenizer, eval.
+
+mod common;
+
+use burn::tensor::Device;
+use common::*;
+use curlora::adapters::{AdapterConfig, Method};
+use curlora::model::{self, Gpt2};
+
+const TOL: f32 = 1e-4;
+
+fn check_logits(dir: &str) {
+    let g = golden();
+    let device = Device::flex();
+    let model = Gpt2::load(&fixture(dir), &device).unwrap();
+    let ids = ids_tensor(&g.input_ids, &device);
+    let hidden = model.hidden(ids.clone(), None);
+    let diff_h = max_abs_diff(&to_vec(hidden.clone()), &g.hidden_last);
+    let logits = to_vec(model.lm_logits(hidden));
+    let diff = max_abs_diff(&logits, &g.logits);
+    assert!(diff_h <= TOL, "{dir}: hidden max |Δ| = {diff_h}");
+    assert!(diff <= TOL, "{dir}: logits max |Δ| = {diff}");
+    let loss = model.lm_loss(ids).into_scalar::<f32>() as f64;
+    assert!((loss - g.loss).abs() <= 1e-4, "loss {loss} vs HF {}", g.loss);
+}
+
+#[test]
+fn logits_match_transformers_with_transformer_prefix() {
+    check_logits("tiny-gpt2");
+}
+
+#[test]
+fn logits_match_transformers_without_prefix_and_with_attn_buffers() {
+    check_logits("tiny-gpt2-noprefix");
+}
+
+#[test]
+fn tokenizer_and_eval_match_transformers() {
+    let g = golden();
+    let dir = fixture("tiny-gpt2");
+    let tok = model::load_tokenizer(&dir).unwrap();
+    let sample = dir.join("sample.txt");
+    let text = std::fs::read_to_string(&sample).unwrap();
+    let ids = model::encode(&tok, &text, &sample).unwrap();
+    assert_eq!(&ids[..g.eval_ids.len()], &g.eval_ids[..]);
+    let model = Gpt2::load(&dir, &Device::flex()).unwrap();
+    let r = curlora::eval::first_window(&model, &ids, g.eval_max_tokens).unwrap();
+    assert_eq!(r.tokens, g.eval_max_tokens);
+    assert!((r.loss - g.eval_loss).abs() < 1e-4, "{} vs {}", r.loss, g.eval_loss);
+    assert!((r.perplexity / g.eval_perplexity - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn zero_adapters_give_exactly_the_base_model() {
+    let g = golden();
+    let device = Device::flex();
+    let base = Gpt2::load(&fixture("tiny-gpt2"), &device).unwrap();
+    let ids = ids_tensor(&g.input_ids, &device);
+    let expected = to_vec(base.logits(ids.clone()));
+    for method in [Method::CurLora, Method::Lora] {
+        let mut cfg = AdapterConfig::new(method, 4, 7);
+        cfg.targets = curlora::model::gpt2::TARGET_MODULES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let model = Gpt2::load(&fixture("tiny-gpt2"), &device).unwrap();
+        let (model, _) = model.with_adapters(&cfg).unwrap();
+        let got = to_vec(model.logits(ids.clone()));
+        // U = 0 (CURLoRA) and B = 0 (LoRA) add exact zeros: bitwise equal.
+        assert!(
+            got.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{method}: adapted output differs from the base model"
+        );
+    }
+}
