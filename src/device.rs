@@ -10,7 +10,17 @@ use burn::tensor::Device;
 use burn::tensor::wgpu::wgpu;
 
 /// What the user asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// A hardware GPU if there is one, else the CPU.
@@ -54,7 +64,9 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
                 name: info.name.clone(),
                 backend: format!("{:?}", info.backend),
                 device_type: format!("{:?}", info.device_type),
-                driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+                driver: format!("{} {}", info.driver, info.driver_info)
+                    .trim()
+                    .to_string(),
                 software: info.device_type == wgpu::DeviceType::Cpu,
             }
         })

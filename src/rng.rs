@@ -152,7 +152,10 @@ mod tests {
 
     #[test]
     fn derived_seeds_differ_by_name() {
-        assert_ne!(derive_seed(1, "h.0.attn.c_attn"), derive_seed(1, "h.1.attn.c_attn"));
+        assert_ne!(
+            derive_seed(1, "h.0.attn.c_attn"),
+            derive_seed(1, "h.1.attn.c_attn")
+        );
         assert_eq!(derive_seed(1, "a"), derive_seed(1, "a"));
     }
 }

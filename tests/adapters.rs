@@ -45,11 +45,22 @@ fn curlora_layer(device: &Device, alpha: f64) -> (AdaptedLinear, Vec<f32>, Vec<f
 }
 
 /// `x·(W + α·C·U·R) + b` in f64 on the host.
-fn dense_reference(x: &[f32], w: &[f32], b: &[f32], c: &cur::CurSelection, u: &[f32], alpha: f64) -> Vec<f64> {
+fn dense_reference(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    c: &cur::CurSelection,
+    u: &[f32],
+    alpha: f64,
+) -> Vec<f64> {
     let (cm, rm) = cur::gather(w, [N_IN, N_OUT], &c.cols, &c.rows);
     let cu = matmul(&f64s(&cm), &f64s(u), N_IN, RANK, RANK);
     let cur_ = matmul(&cu, &f64s(&rm), N_IN, RANK, N_OUT);
-    let weff: Vec<f64> = f64s(w).iter().zip(&cur_).map(|(w, d)| w + alpha * d).collect();
+    let weff: Vec<f64> = f64s(w)
+        .iter()
+        .zip(&cur_)
+        .map(|(w, d)| w + alpha * d)
+        .collect();
     let y = matmul(&f64s(x), &weff, N, N_IN, N_OUT);
     y.iter()
         .enumerate()
@@ -60,7 +71,13 @@ fn dense_reference(x: &[f32], w: &[f32], b: &[f32], c: &cur::CurSelection, u: &[
 fn selection() -> cur::CurSelection {
     let (_, w, _) = layer(&Device::flex(), 1);
     let cfg = AdapterConfig::new(Method::CurLora, RANK, 11);
-    cur::select(&w, [N_IN, N_OUT], &cfg.selection_config(), curlora::rng::derive_seed(11, "test")).unwrap()
+    cur::select(
+        &w,
+        [N_IN, N_OUT],
+        &cfg.selection_config(),
+        curlora::rng::derive_seed(11, "test"),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -81,7 +98,11 @@ fn curlora_forward_equals_dense_reference() {
         assert!(d2 < 1e-4, "materialized: max |Δ| = {d2}");
         // The adapter really contributes (U non-zero).
         let base = dense_reference(&x, &w, &b, &selection(), &[0.0; RANK * RANK], alpha);
-        let moved = expected.iter().zip(&base).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let moved = expected
+            .iter()
+            .zip(&base)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(moved > 1e-2, "adapter had no effect: {moved}");
     }
 }
@@ -99,7 +120,10 @@ fn selected_c_and_r_are_columns_and_rows_of_w() {
         }
     }
     for (k, &i) in sel.rows.iter().enumerate() {
-        assert_eq!(&r[k * N_OUT..(k + 1) * N_OUT], &w[i * N_OUT..(i + 1) * N_OUT]);
+        assert_eq!(
+            &r[k * N_OUT..(k + 1) * N_OUT],
+            &w[i * N_OUT..(i + 1) * N_OUT]
+        );
     }
     assert_eq!(l.cur.as_ref().unwrap().cols, sel.cols);
 }
@@ -125,10 +149,16 @@ fn gradient_of_u_equals_analytic_formula_and_finite_difference() {
     let (cm, rm) = cur::gather(&w, [N_IN, N_OUT], &sel.cols, &sel.rows);
     let xc = matmul(&f64s(&x), &f64s(&cm), N, N_IN, RANK);
     let xct_g = matmul(&transpose(&xc, N, RANK), &g, RANK, N, N_OUT);
-    let analytic: Vec<f64> = matmul(&xct_g, &transpose(&f64s(&rm), RANK, N_OUT), RANK, N_OUT, RANK)
-        .into_iter()
-        .map(|v| alpha * v)
-        .collect();
+    let analytic: Vec<f64> = matmul(
+        &xct_g,
+        &transpose(&f64s(&rm), RANK, N_OUT),
+        RANK,
+        N_OUT,
+        RANK,
+    )
+    .into_iter()
+    .map(|v| alpha * v)
+    .collect();
     for (k, (&got, &exp)) in gu.iter().zip(&analytic).enumerate() {
         assert!(
             (f64::from(got) - exp).abs() <= 1e-3 * exp.abs().max(1.0),
@@ -139,7 +169,10 @@ fn gradient_of_u_equals_analytic_formula_and_finite_difference() {
     // Central finite differences through the f64 dense model (L is quadratic in U, so the
     // central difference is exact up to rounding).
     let loss_at = |uu: &[f32]| -> f64 {
-        dense_reference(&x, &w, &b, &sel, uu, alpha).iter().map(|v| 0.5 * v * v).sum()
+        dense_reference(&x, &w, &b, &sel, uu, alpha)
+            .iter()
+            .map(|v| 0.5 * v * v)
+            .sum()
     };
     let h = 1e-3f32;
     for k in 0..RANK * RANK {
@@ -173,15 +206,26 @@ fn frozen_tensors_get_no_gradient_and_stay_bitwise_unchanged() {
         assert!(l.bias.val().grad(&grads).is_none(), "b got a gradient");
         assert!(cur_.c.grad(&grads).is_none(), "C got a gradient");
         assert!(cur_.r.grad(&grads).is_none(), "R got a gradient");
-        assert!(cur_.u.val().grad(&grads).is_some(), "step {step}: U got no gradient");
+        assert!(
+            cur_.u.val().grad(&grads).is_some(),
+            "step {step}: U got no gradient"
+        );
         let gp = GradientsParams::from_grads(grads, &l);
         l = optim.step(1e-2, l, gp);
     }
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&to_vec(l.weight.val())), bits(&w), "W changed");
     assert_eq!(bits(&to_vec(l.bias.val())), bits(&b), "b changed");
-    assert_eq!(bits(&to_vec(l.cur.as_ref().unwrap().c.clone())), bits(&c0), "C changed");
-    assert_eq!(bits(&to_vec(l.cur.as_ref().unwrap().r.clone())), bits(&r0), "R changed");
+    assert_eq!(
+        bits(&to_vec(l.cur.as_ref().unwrap().c.clone())),
+        bits(&c0),
+        "C changed"
+    );
+    assert_eq!(
+        bits(&to_vec(l.cur.as_ref().unwrap().r.clone())),
+        bits(&r0),
+        "R changed"
+    );
     let u1 = to_vec(l.cur.as_ref().unwrap().u.val());
     assert!(max_abs_diff(&u1, &u0) > 1e-3, "U did not train");
 }
@@ -201,7 +245,10 @@ fn lora_init_forward_and_gradients() {
         let bound = 1.0 / (RANK as f32).sqrt();
         let a = to_vec(lora.a.val());
         assert!(a.iter().all(|v| v.abs() <= bound), "A outside ±1/√r");
-        assert!(a.iter().any(|v| v.abs() > bound * 0.5), "A suspiciously small");
+        assert!(
+            a.iter().any(|v| v.abs() > bound * 0.5),
+            "A suspiciously small"
+        );
         assert!(to_vec(lora.b.val()).iter().all(|&v| v == 0.0), "B not zero");
         let expected_scale = match scaling {
             LoraScaling::Reference => 2.0,
@@ -212,12 +259,18 @@ fn lora_init_forward_and_gradients() {
         let mut rng = Rng::new(8);
         let bm = random_vec(&mut rng, RANK * N_OUT, 0.3);
         let mut l = l;
-        l.lora.as_mut().unwrap().b =
-            Param::from_tensor(Tensor::<2>::from_data(TensorData::new(bm.clone(), [RANK, N_OUT]), &device));
+        l.lora.as_mut().unwrap().b = Param::from_tensor(Tensor::<2>::from_data(
+            TensorData::new(bm.clone(), [RANK, N_OUT]),
+            &device,
+        ));
         let x = random_vec(&mut rng, N * N_IN, 1.0);
         let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [N, N_IN]), &device);
         let ab = matmul(&f64s(&a), &f64s(&bm), N_IN, RANK, N_OUT);
-        let weff: Vec<f64> = f64s(&w).iter().zip(&ab).map(|(w, d)| w + expected_scale * d).collect();
+        let weff: Vec<f64> = f64s(&w)
+            .iter()
+            .zip(&ab)
+            .map(|(w, d)| w + expected_scale * d)
+            .collect();
         let y: Vec<f32> = matmul(&f64s(&x), &weff, N, N_IN, N_OUT)
             .iter()
             .enumerate()
@@ -237,7 +290,9 @@ fn lora_init_forward_and_gradients() {
 fn full_fine_tune_trains_the_weight() {
     let device = Device::flex().autodiff();
     let (l, _, _) = layer(&device, 3);
-    let (l, _) = l.attach("full", &AdapterConfig::new(Method::Full, 1, 0)).unwrap();
+    let (l, _) = l
+        .attach("full", &AdapterConfig::new(Method::Full, 1, 0))
+        .unwrap();
     let mut rng = Rng::new(1);
     let x = random_tensor(&mut rng, [N, N_IN], 1.0, &device);
     let grads = l.forward(x).sum().backward();
@@ -250,11 +305,19 @@ fn rank_must_fit_the_matrix() {
     let device = Device::flex();
     for rank in [0, N_IN + 1] {
         let (l, _, _) = layer(&device, 1);
-        let err = l.attach("x", &AdapterConfig::new(Method::CurLora, rank, 0)).unwrap_err();
+        let err = l
+            .attach("x", &AdapterConfig::new(Method::CurLora, rank, 0))
+            .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains(&format!("rank {rank}")) && msg.contains("1 ≤ rank ≤ 12"), "{msg}");
+        assert!(
+            msg.contains(&format!("rank {rank}")) && msg.contains("1 ≤ rank ≤ 12"),
+            "{msg}"
+        );
         let (l, _, _) = layer(&device, 1);
-        assert!(l.attach("x", &AdapterConfig::new(Method::Lora, rank, 0)).is_err());
+        assert!(
+            l.attach("x", &AdapterConfig::new(Method::Lora, rank, 0))
+                .is_err()
+        );
     }
 }
 

@@ -22,7 +22,11 @@ fn check_logits(dir: &str) {
     assert!(diff_h <= TOL, "{dir}: hidden max |Δ| = {diff_h}");
     assert!(diff <= TOL, "{dir}: logits max |Δ| = {diff}");
     let loss = model.lm_loss(ids).into_scalar::<f32>() as f64;
-    assert!((loss - g.loss).abs() <= 1e-4, "loss {loss} vs HF {}", g.loss);
+    assert!(
+        (loss - g.loss).abs() <= 1e-4,
+        "loss {loss} vs HF {}",
+        g.loss
+    );
 }
 
 #[test]
@@ -47,7 +51,12 @@ fn tokenizer_and_eval_match_transformers() {
     let model = Gpt2::load(&dir, &Device::flex()).unwrap();
     let r = curlora::eval::first_window(&model, &ids, g.eval_max_tokens).unwrap();
     assert_eq!(r.tokens, g.eval_max_tokens);
-    assert!((r.loss - g.eval_loss).abs() < 1e-4, "{} vs {}", r.loss, g.eval_loss);
+    assert!(
+        (r.loss - g.eval_loss).abs() < 1e-4,
+        "{} vs {}",
+        r.loss,
+        g.eval_loss
+    );
     assert!((r.perplexity / g.eval_perplexity - 1.0).abs() < 1e-4);
 }
 
@@ -69,7 +78,9 @@ fn zero_adapters_give_exactly_the_base_model() {
         let got = to_vec(model.logits(ids.clone()));
         // U = 0 (CURLoRA) and B = 0 (LoRA) add exact zeros: bitwise equal.
         assert!(
-            got.iter().zip(&expected).all(|(a, b)| a.to_bits() == b.to_bits()),
+            got.iter()
+                .zip(&expected)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
             "{method}: adapted output differs from the base model"
         );
     }

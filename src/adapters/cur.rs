@@ -210,7 +210,12 @@ pub fn check_rank(rank: usize, shape: [usize; 2]) -> Result<()> {
 }
 
 /// Gathers `C = W[:, cols]` (`[in, r]`) and `R = W[rows, :]` (`[r, out]`) on the host.
-pub fn gather(w: &[f32], shape: [usize; 2], cols: &[usize], rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
+pub fn gather(
+    w: &[f32],
+    shape: [usize; 2],
+    cols: &[usize],
+    rows: &[usize],
+) -> (Vec<f32>, Vec<f32>) {
     let [n_in, n_out] = shape;
     let r = cols.len();
     let mut c = Vec::with_capacity(n_in * r);

@@ -27,7 +27,10 @@ pub fn run(args: &EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::format(
             &args.text,
-            format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
         )
     })?;
     let ids = model::encode(&tokenizer, &text, &args.text)?;

@@ -8,15 +8,20 @@ use clap::{Parser, Subcommand};
 use curlora::device::DeviceChoice;
 
 #[derive(Parser, Debug)]
-#[command(name = "curlora", version, about = "Fine-tune language models with CURLoRA and watch it prevent catastrophic forgetting")]
+#[command(
+    name = "curlora",
+    version,
+    about = "Fine-tune language models with CURLoRA and watch it prevent catastrophic forgetting"
+)]
 pub struct Cli {
     /// Where to compute: a hardware GPU if present (auto), the wgpu GPU adapter (gpu, also a
     /// software one), or the Flex CPU backend (cpu).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, global = true)]
     pub device: DeviceChoice,
 
+    /// Without a command: show the devices and what curlora can do.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]

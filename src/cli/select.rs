@@ -42,8 +42,16 @@ pub fn run(args: &SelectArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     };
     // The same per-module seed a run with this seed uses, so the indices shown here are the
     // ones training would pick.
-    let name = args.module.strip_prefix("transformer.").unwrap_or(&args.module);
-    let sel = cur::select(&module.weight_host(), shape, &config, derive_seed(args.seed, name))?;
+    let name = args
+        .module
+        .strip_prefix("transformer.")
+        .unwrap_or(&args.module);
+    let sel = cur::select(
+        &module.weight_host(),
+        shape,
+        &config,
+        derive_seed(args.seed, name),
+    )?;
     if args.json {
         let v = serde_json::json!({
             "module": name,

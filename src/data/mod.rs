@@ -316,13 +316,18 @@ mod tests {
             text_b: None,
             label: 0,
         };
-        assert_eq!(single.input_text(&PairEncoding::Separator("|".into())), "only");
+        assert_eq!(
+            single.input_text(&PairEncoding::Separator("|".into())),
+            "only"
+        );
     }
 
     #[test]
     fn utf8_errors_name_offset_and_line() {
         let p = Path::new("f.csv");
-        let err = decode_utf8(p, b"ab\ncd\xffe".to_vec()).unwrap_err().to_string();
+        let err = decode_utf8(p, b"ab\ncd\xffe".to_vec())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("f.csv"), "{err}");
         assert!(err.contains("byte offset 5"), "{err}");
         assert!(err.contains("line 2"), "{err}");

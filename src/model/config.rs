@@ -50,9 +50,8 @@ pub enum Activation {
 impl Gpt2Config {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let config: Self = serde_json::from_str(&text).map_err(|e| {
-            Error::format(path, format!("not a valid GPT-2 config.json: {e}"))
-        })?;
+        let config: Self = serde_json::from_str(&text)
+            .map_err(|e| Error::format(path, format!("not a valid GPT-2 config.json: {e}")))?;
         config.validate(path)?;
         Ok(config)
     }
@@ -78,7 +77,7 @@ impl Gpt2Config {
                 return Err(Error::format(path, format!("`{name}` must be > 0")));
             }
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(Error::format(
                 path,
                 format!(

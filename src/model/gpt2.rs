@@ -60,7 +60,10 @@ impl Attention {
         let [b, t, d] = x.dims();
         let h = self.n_head;
         let hd = d / h;
-        let qkv = self.c_attn.forward(x.reshape([b * t, d])).reshape([b, t, 3 * d]);
+        let qkv = self
+            .c_attn
+            .forward(x.reshape([b * t, d]))
+            .reshape([b, t, 3 * d]);
         let split = |i: usize| {
             qkv.clone()
                 .narrow(2, i * d, d)
@@ -119,8 +122,10 @@ impl Gpt2 {
         let d = c.n_embd;
         let frozen1 = |key: &str, n: usize| -> Result<Param<Tensor<1>>> {
             let v = read(ckpt, key, &[n])?;
-            Ok(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [n]), device))
-                .set_require_grad(false))
+            Ok(
+                Param::from_tensor(Tensor::<1>::from_data(TensorData::new(v, [n]), device))
+                    .set_require_grad(false),
+            )
         };
         let frozen2 = |key: &str, shape: [usize; 2]| -> Result<Tensor<2>> {
             let v = read(ckpt, key, &shape)?;
@@ -205,7 +210,11 @@ impl Gpt2 {
         let mask = attention_mask(t, keep, &device);
         let act = self.config.activation().expect("validated");
         for block in &self.blocks {
-            x = x.clone().add(block.attn.forward(block.ln_1.forward(x.clone()), mask.clone()));
+            x = x.clone().add(
+                block
+                    .attn
+                    .forward(block.ln_1.forward(x.clone()), mask.clone()),
+            );
             let h = block.ln_2.forward(x.clone());
             let inner = block.mlp.c_fc.forward(h.reshape([b * t, d]));
             let inner = match act {
@@ -244,10 +253,7 @@ impl Gpt2 {
         let n = b * (t - 1);
         let pred = logits.narrow(1, 0, t - 1).reshape([n, v]);
         let target = ids.narrow(1, 1, t - 1).reshape([n, 1]);
-        log_softmax(pred, 1)
-            .gather(1, target)
-            .mean()
-            .neg()
+        log_softmax(pred, 1).gather(1, target).mean().neg()
     }
 
     /// Attaches adapters to every block's target modules and sets which parameters train.
@@ -403,13 +409,17 @@ fn attention_mask(t: usize, keep: Option<Tensor<2>>, device: &Device) -> Tensor<
             causal[i * t + j] = MASKED;
         }
     }
-    let causal = Tensor::<2>::from_data(TensorData::new(causal, [t, t]), device)
-        .reshape([1, 1, t, t]);
+    let causal =
+        Tensor::<2>::from_data(TensorData::new(causal, [t, t]), device).reshape([1, 1, t, t]);
     match keep {
         None => causal,
         Some(keep) => {
             let [b, _] = keep.dims();
-            let pad = keep.neg().add_scalar(1.0).mul_scalar(MASKED).reshape([b, 1, 1, t]);
+            let pad = keep
+                .neg()
+                .add_scalar(1.0)
+                .mul_scalar(MASKED)
+                .reshape([b, 1, 1, t]);
             causal.add(pad)
         }
     }

@@ -19,9 +19,8 @@ impl Checkpoint {
     }
 
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self> {
-        SafeTensors::deserialize(&bytes).map_err(|e| {
-            Error::format(path, format!("not a valid safetensors file: {e}"))
-        })?;
+        SafeTensors::deserialize(&bytes)
+            .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
         Ok(Self {
             path: path.to_path_buf(),
             bytes,
@@ -38,16 +37,17 @@ impl Checkpoint {
 
     /// Names of all tensors in the file.
     pub fn keys(&self) -> Vec<String> {
-        self.tensors().names().into_iter().map(String::from).collect()
+        self.tensors()
+            .names()
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 
     /// The first of `candidates` present in the file.
     pub fn find(&self, candidates: &[String]) -> Option<String> {
         let st = self.tensors();
-        candidates
-            .iter()
-            .find(|k| st.tensor(k).is_ok())
-            .cloned()
+        candidates.iter().find(|k| st.tensor(k).is_ok()).cloned()
     }
 
     /// Reads tensor `key` as f32 (from F32, F16, BF16 or F64), checking its shape.
@@ -60,11 +60,7 @@ impl Checkpoint {
             return Err(Error::tensor(
                 &self.path,
                 key,
-                format!(
-                    "shape {:?}, expected {:?}",
-                    view.shape(),
-                    expected_shape
-                ),
+                format!("shape {:?}, expected {:?}", view.shape(), expected_shape),
             ));
         }
         let data = view.data();
