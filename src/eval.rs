@@ -52,3 +52,87 @@ pub fn first_window(model: &Gpt2, ids: &[u32], max_tokens: usize) -> Result<LmEv
         perplexity: loss.exp(),
     })
 }
+
+/// How held-out perplexity is measured.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum PerplexityMode {
+    /// The reference code: one window over the first `max_tokens` tokens.
+    FirstWindow { max_tokens: usize },
+    /// The standard sliding window (HF's perplexity guide): windows of `window` tokens moved
+    /// by `stride`; every token after the first is predicted exactly once, with up to
+    /// `window − stride` tokens of context carried over. Over the first `max_tokens` tokens.
+    Sliding {
+        window: usize,
+        stride: usize,
+        max_tokens: usize,
+    },
+}
+
+impl PerplexityMode {
+    pub fn evaluate(&self, model: &Gpt2, ids: &[u32]) -> Result<LmEval> {
+        match *self {
+            PerplexityMode::FirstWindow { max_tokens } => first_window(model, ids, max_tokens),
+            PerplexityMode::Sliding {
+                window,
+                stride,
+                max_tokens,
+            } => sliding_window(model, &ids[..ids.len().min(max_tokens)], window, stride),
+        }
+    }
+}
+
+/// Sliding-window perplexity (see [`PerplexityMode::Sliding`]).
+pub fn sliding_window(model: &Gpt2, ids: &[u32], window: usize, stride: usize) -> Result<LmEval> {
+    let n = ids.len();
+    let window = window.min(model.config.n_positions);
+    if n < 2 || window < 2 || stride == 0 || stride > window {
+        return Err(Error::config(format!(
+            "sliding window needs ≥ 2 tokens (got {n}), window ≥ 2 (got {window}) and \
+             1 ≤ stride ≤ window (got {stride})"
+        )));
+    }
+    let device = model.wte.val().device();
+    let mut total = 0f64;
+    let mut count = 0usize;
+    let mut predicted_up_to = 1; // tokens [1, predicted_up_to) are done
+    let mut begin = 0;
+    loop {
+        let end = (begin + window).min(n);
+        let data: Vec<i64> = ids[begin..end].iter().map(|&i| i64::from(i)).collect();
+        let t = end - begin;
+        let x = Tensor::<2, Int>::from_data(TensorData::new(data, [1, t]), &device);
+        let logits = model.logits(x.clone());
+        let v = logits.dims()[2];
+        let lp = burn::tensor::activation::log_softmax(logits.narrow(1, 0, t - 1).reshape([t - 1, v]), 1);
+        let nll = lp
+            .gather(1, x.narrow(1, 1, t - 1).reshape([t - 1, 1]))
+            .neg()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| Error::Numeric(format!("{e:?}")))?;
+        // Position k of this window predicts token begin + k + 1.
+        for (k, &l) in nll.iter().enumerate() {
+            let tok = begin + k + 1;
+            if tok >= predicted_up_to {
+                total += f64::from(l);
+                count += 1;
+            }
+        }
+        predicted_up_to = end;
+        if end == n {
+            break;
+        }
+        begin += stride;
+    }
+    let loss = total / count as f64;
+    if !loss.is_finite() {
+        return Err(Error::Numeric(format!("loss is {loss}")));
+    }
+    Ok(LmEval {
+        tokens: n,
+        loss,
+        perplexity: loss.exp(),
+    })
+}

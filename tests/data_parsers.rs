@@ -38,7 +38,10 @@ fn file_name(path: &Path) -> String {
 fn assert_error(err: Error, path: &Path, line: usize, needles: &[&str]) {
     let msg = err.to_string();
     assert!(msg.contains(&file_name(path)), "no file name in: {msg}");
-    assert!(msg.contains(&format!("line {line}:")), "no `line {line}:` in: {msg}");
+    assert!(
+        msg.contains(&format!("line {line}:")),
+        "no `line {line}:` in: {msg}"
+    );
     for n in needles {
         assert!(msg.contains(n), "no `{n}` in: {msg}");
     }
@@ -147,7 +150,10 @@ fn mrpc_skip_bad_rows_counts() {
     assert_eq!(ds.len(), 2);
     assert_eq!(report.skipped, 2);
     let first = report.first_error.unwrap();
-    assert!(first.contains("line 3:") && first.contains("`x`"), "{first}");
+    assert!(
+        first.contains("line 3:") && first.contains("`x`"),
+        "{first}"
+    );
     assert!(first.contains(&file_name(&path)), "{first}");
     assert_eq!(ds.examples[1].text, "e");
 }
@@ -237,7 +243,10 @@ fn missing_file_is_io_error() {
     let path = std::env::temp_dir().join("curlora-data-parsers-does-not-exist.tsv");
     let err = read_sst2(&path, &strict()).unwrap_err();
     assert!(matches!(err, Error::Io { .. }));
-    assert!(err.to_string().contains("curlora-data-parsers-does-not-exist.tsv"));
+    assert!(
+        err.to_string()
+            .contains("curlora-data-parsers-does-not-exist.tsv")
+    );
 }
 
 #[test]
@@ -267,7 +276,11 @@ fn sentiment140_all_quoted_fixture() {
     assert_eq!(reference.label_names.len(), 3);
     // polarity 4, 0, 2 → polarity // 4 = 1, 0, 0.
     assert_eq!(
-        reference.examples.iter().map(|e| e.label).collect::<Vec<_>>(),
+        reference
+            .examples
+            .iter()
+            .map(|e| e.label)
+            .collect::<Vec<_>>(),
         vec![1, 0, 0]
     );
     assert_eq!(reference.class_counts(), vec![2, 1, 0]);
@@ -369,10 +382,17 @@ fn sentiment140_field_count_and_quoting_errors() {
     assert_eq!(ds.examples[0].text, "b");
     assert_eq!(report.skipped, 1);
 
-    // An unterminated quote swallows the rest of the file: an error even when skipping.
+    // An unbalanced quote puts every later record out of phase: an error even when skipping.
+    let path = temp_file(
+        "s140-unbalanced.csv",
+        "\"0\",\"1\",\"d\",\"q\",\"u\",\"a\"\n\"4\",\"1\",\"d\",\"q\",\"u\",\"b\n\"0\",\"1\",\"d\",\"q\",\"u\",\"c\"\n",
+    );
+    let err = read_sentiment140(&path, Sentiment140Labels::Reference, &skip()).unwrap_err();
+    assert_error(err, &path, 2, &["opens a quote on line 2", "unbalanced"]);
+    // An unterminated quote swallows the rest of the file: also an error when skipping.
     let path = temp_file(
         "s140-unterminated.csv",
-        "\"0\",\"1\",\"d\",\"q\",\"u\",\"a\"\n\"4\",\"1\",\"d\",\"q\",\"u\",\"b\n\"0\",\"1\",\"d\",\"q\",\"u\",\"c\"\n",
+        "\"0\",\"1\",\"d\",\"q\",\"u\",\"a\"\n\"4\",\"1\",\"d\",\"q\",\"u\",\"b\n\n",
     );
     let err = read_sentiment140(&path, Sentiment140Labels::Reference, &skip()).unwrap_err();
     assert_error(err, &path, 2, &["unterminated quoted field 6"]);
@@ -384,8 +404,7 @@ fn sentiment140_field_count_and_quoting_errors() {
     assert!(msg.contains("no examples"), "{msg}");
 
     let bad_header = temp_file("s140-bad-header.csv", "target,text\n0,hello\n");
-    let err =
-        read_sentiment140(&bad_header, Sentiment140Labels::Reference, &skip()).unwrap_err();
+    let err = read_sentiment140(&bad_header, Sentiment140Labels::Reference, &skip()).unwrap_err();
     assert_error(err, &bad_header, 1, &["header fields", "found 2"]);
 }
 
@@ -404,7 +423,10 @@ fn sentiment140_skip_bad_rows() {
     assert_eq!(report.skipped, 3);
     assert!(report.first_error.unwrap().contains("line 2:"));
     assert_eq!(
-        ds.examples.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
+        ds.examples
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect::<Vec<_>>(),
         vec!["ok one", "ok two"]
     );
 }
@@ -428,7 +450,10 @@ fn generic_csv_by_name_with_pair_and_first_appearance_labels() {
     assert_eq!(ds.name, file_name(&path).trim_end_matches(".csv"));
     assert_eq!(ds.len(), 4);
     assert_eq!(ds.num_classes, 3);
-    assert_eq!(ds.label_names, vec!["entailment", "contradiction", "neutral"]);
+    assert_eq!(
+        ds.label_names,
+        vec!["entailment", "contradiction", "neutral"]
+    );
     assert_eq!(
         ds.examples.iter().map(|e| e.label).collect::<Vec<_>>(),
         vec![0, 1, 0, 2]
@@ -463,7 +488,12 @@ fn generic_explicit_label_names_and_unknown_label() {
         vec![1, 0]
     );
     // Fixed names define the head even for classes that never occur.
-    spec.label_names = Some(vec!["neg".into(), "pos".into(), "neutral".into(), "other".into()]);
+    spec.label_names = Some(vec![
+        "neg".into(),
+        "pos".into(),
+        "neutral".into(),
+        "other".into(),
+    ]);
     let (ds, _) = read_generic(&path, &spec, &strict()).unwrap();
     assert_eq!(ds.num_classes, 4);
     assert_eq!(ds.class_counts(), vec![1, 1, 1, 0]);
@@ -501,7 +531,12 @@ fn generic_header_errors() {
 
     let spec = GenericSpec::new(TableFormat::Csv, 5usize, "label");
     let err = read_generic(&path, &spec, &strict()).unwrap_err();
-    assert_error(err, &path, 1, &["column index 5 is out of range", "2 comma-separated"]);
+    assert_error(
+        err,
+        &path,
+        1,
+        &["column index 5 is out of range", "2 comma-separated"],
+    );
 
     let short = temp_file("hdr-short.csv", "text,label\na,1\nb\n");
     let spec = GenericSpec::new(TableFormat::Csv, "text", "label");
@@ -510,7 +545,10 @@ fn generic_header_errors() {
         err,
         &short,
         3,
-        &["expected 2 comma-separated fields (as in the header)", "found 1"],
+        &[
+            "expected 2 comma-separated fields (as in the header)",
+            "found 1",
+        ],
     );
 
     let empty_label = temp_file("hdr-empty-label.csv", "text,label\na,\n");
@@ -578,11 +616,23 @@ fn generic_jsonl() {
 fn generic_jsonl_errors() {
     let spec = GenericSpec::new(TableFormat::Jsonl, "text", "label");
     let cases: [(&str, usize, &str); 5] = [
-        ("{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\"\n", 2, "invalid JSON"),
-        ("{\"text\": \"a\", \"label\": \"x\"}\n\n[1, 2]\n", 3, "expected a JSON object"),
+        (
+            "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\"\n",
+            2,
+            "invalid JSON",
+        ),
+        (
+            "{\"text\": \"a\", \"label\": \"x\"}\n\n[1, 2]\n",
+            3,
+            "expected a JSON object",
+        ),
         ("{\"text\": \"a\"}\n", 1, "missing key `label`"),
         ("{\"text\": 5, \"label\": \"x\"}\n", 1, "must be a string"),
-        ("{\"text\": \"a\", \"label\": null}\n", 1, "string, number or boolean"),
+        (
+            "{\"text\": \"a\", \"label\": null}\n",
+            1,
+            "string, number or boolean",
+        ),
     ];
     for (i, (content, line, needle)) in cases.iter().enumerate() {
         let path = temp_file(&format!("bad{i}.jsonl"), content);
@@ -636,7 +686,10 @@ fn raw_text_and_wikitext_join() {
 
     let empty = temp_file("empty.txt", "");
     let msg = read_text(&empty).unwrap_err().to_string();
-    assert!(msg.contains(&file_name(&empty)) && msg.contains("empty"), "{msg}");
+    assert!(
+        msg.contains(&file_name(&empty)) && msg.contains("empty"),
+        "{msg}"
+    );
     let blanks = temp_file("blanks.raw", " \n \n");
     assert!(read_wikitext_reference(&blanks).is_err());
 }

@@ -95,13 +95,21 @@ fn sst2_train_and_dev() {
 fn sentiment140_testdata() {
     let Some(dir) = data_dir() else { return };
     let path = dir.join("sentiment140/testdata/testdata.manual.2009.06.14.csv");
-    let (three, report) =
-        read_sentiment140(&path, Sentiment140Labels::ThreeClass, &LoadOptions::strict()).unwrap();
+    let (three, report) = read_sentiment140(
+        &path,
+        Sentiment140Labels::ThreeClass,
+        &LoadOptions::strict(),
+    )
+    .unwrap();
     assert_eq!(report.skipped, 0);
     assert_eq!(three.len(), 498);
     // polarity 0 → 0, 2 → 1, 4 → 2: 177 / 139 / 182.
     assert_eq!(three.class_counts(), vec![177, 139, 182]);
-    assert!(three.examples[0].text.starts_with("@stellargirl I loooooooovvvvvveee"));
+    assert!(
+        three.examples[0]
+            .text
+            .starts_with("@stellargirl I loooooooovvvvvveee")
+    );
 
     let (reference, _) =
         read_sentiment140(&path, Sentiment140Labels::Reference, &LoadOptions::strict()).unwrap();
@@ -114,8 +122,12 @@ fn sentiment140_testdata() {
 fn sentiment140_random20k_with_header() {
     let Some(dir) = data_dir() else { return };
     let path = dir.join("sentiment140/random20k/sentiment140_sample.csv");
-    let (ds, report) =
-        read_sentiment140(&path, Sentiment140Labels::ThreeClass, &LoadOptions::strict()).unwrap();
+    let (ds, report) = read_sentiment140(
+        &path,
+        Sentiment140Labels::ThreeClass,
+        &LoadOptions::strict(),
+    )
+    .unwrap();
     assert_eq!(report.skipped, 0);
     assert_eq!(ds.len(), 20_000);
     assert_eq!(ds.class_counts(), vec![9_942, 0, 10_058]);

@@ -4,7 +4,9 @@
 //! fields separated by one delimiter byte; a field that starts with `"` is quoted and may hold
 //! delimiters, newlines and doubled quotes (`""` → `"`); a quote inside an unquoted field is
 //! an ordinary character. Records end at `\n` or `\r\n`. Blank lines are skipped. Unlike
-//! Python it rejects text after a closing quote (`"abc"x`), which always means a broken file.
+//! Python it rejects text after a closing quote (`"abc"x`), which always means a broken file:
+//! a row error when it stays on one line, fatal when the quoted part ran over line ends (an
+//! unbalanced quote, after which the records that follow would be out of phase).
 
 /// One record and the 1-based line on which it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +20,8 @@ pub(crate) struct Record {
 pub(crate) enum CsvError {
     /// Confined to one record; the reader has moved on to the next line and can continue.
     Row { line: usize, detail: String },
-    /// The rest of the file cannot be split into records (an unterminated quoted field).
+    /// The rest of the file cannot be split into records reliably: an unterminated quoted
+    /// field, or a quoted field that spans lines and then breaks (an unbalanced quote).
     Fatal { line: usize, detail: String },
 }
 
@@ -127,6 +130,21 @@ impl<'a> CsvReader<'a> {
                             self.line += 1;
                         }
                         break;
+                    }
+                    Some(_) if self.line != quote_line => {
+                        // A quoted field ran over a line end and then broke: almost surely an
+                        // unbalanced quote on `quote_line`, after which every later record
+                        // would be split out of phase. Stop rather than guess.
+                        self.done = true;
+                        return Some(Err(CsvError::Fatal {
+                            line: start_line,
+                            detail: format!(
+                                "field {} opens a quote on line {quote_line} that closes on \
+                                 line {} followed by more text: probably an unbalanced `\"`",
+                                fields.len(),
+                                self.line
+                            ),
+                        }));
                     }
                     Some(_) => {
                         let n = fields.len();
@@ -248,6 +266,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn unbalanced_quote_over_lines_is_fatal() {
+        let r = parse("a,\"b\nc,\"d\"\ne,f\n");
+        assert!(
+            matches!(&r[0], Err(CsvError::Fatal { line: 1, detail }) if detail.contains("line 1")),
+            "{r:?}"
+        );
+        assert_eq!(r.len(), 1);
     }
 
     #[test]
