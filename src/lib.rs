@@ -13,5 +13,6 @@ pub mod eval;
 pub mod metrics;
 pub mod model;
 pub mod rng;
+pub mod train;
 
 pub use error::{Error, Result};

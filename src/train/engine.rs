@@ -1,0 +1,389 @@
+//! The continual-learning engine: one model, a sequence of tasks, one method. It trains a fresh
+//! head per task (with the adapter), evaluates every task seen so far with its own head, tracks
+//! held-out perplexity with the original LM head, and reports everything as [`Event`]s.
+
+use super::batch::{Batch, Encoded};
+use super::events::{Event, EventSink};
+use super::head::{Head, Pooling, pool};
+use super::schedule::Schedule;
+use crate::adapters::{AdapterConfig, CurSelection, Method};
+use crate::error::{Error, Result};
+use crate::eval::PerplexityMode;
+use crate::metrics::{self, AccuracyMatrix, ContinualSummary};
+use crate::model::Gpt2;
+use crate::rng::Rng;
+use burn::module::Module;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::Tensor;
+use burn::tensor::activation::log_softmax;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A task ready to train on: tokenized splits and its schedule.
+#[derive(Clone, Debug)]
+pub struct TaskData {
+    pub name: String,
+    pub train: Vec<Encoded>,
+    pub eval: Vec<Encoded>,
+    pub num_classes: usize,
+    /// Accuracy of always predicting the eval split's most frequent class.
+    pub majority_baseline: f64,
+    pub epochs: usize,
+    pub schedule: Schedule,
+}
+
+/// Optimisation and evaluation settings shared by all tasks of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub batch_size: usize,
+    pub eval_batch_size: usize,
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    /// Clip the global gradient norm to this value.
+    pub grad_clip: Option<f64>,
+    pub pooling: Pooling,
+    /// Shuffle training examples each epoch (seeded); the reference walks them in file order.
+    pub shuffle: bool,
+    /// Emit adapter snapshots every this many steps (0 = only at task ends).
+    pub snapshot_every: usize,
+    pub perplexity: PerplexityMode,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 16,
+            eval_batch_size: 64,
+            lr: 2.5e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-6,
+            weight_decay: 0.0,
+            grad_clip: Some(1.0),
+            pooling: Pooling::LastNonPad,
+            shuffle: true,
+            snapshot_every: 0,
+            perplexity: PerplexityMode::FirstWindow { max_tokens: 256 },
+        }
+    }
+}
+
+/// The base model plus the current task's head: what the optimizer updates.
+#[derive(Module, Debug)]
+pub struct TaskModel {
+    pub lm: Gpt2,
+    pub head: Head,
+}
+
+impl TaskModel {
+    /// Class logits `[B, C]` for a batch.
+    pub fn forward(&self, batch: &Batch) -> Tensor<2> {
+        let hidden = self.lm.hidden(batch.ids.clone(), Some(batch.keep.clone()));
+        self.head.forward(pool(hidden, &batch.positions))
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum RunStatus {
+    Completed,
+    Cancelled,
+    /// A non-finite loss stopped the run; the model kept is the last one with a finite loss.
+    Diverged { task: usize, step: usize, message: String },
+}
+
+/// Everything a run produced.
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub trainable_params: usize,
+    pub accuracy: AccuracyMatrix,
+    pub majority_baseline: Vec<f64>,
+    /// Before training, then after each completed task.
+    pub perplexity: Vec<f64>,
+    pub metrics: ContinualSummary,
+    /// `(task, step, loss)` for every optimizer step.
+    pub losses: Vec<(usize, usize, f64)>,
+    /// `[after_task][task]` constant-predictor flags.
+    pub constant_predictor: Vec<Vec<Option<(usize, f64)>>>,
+    pub selections: Vec<(String, CurSelection)>,
+    /// The adapted model (last good state) and the head of every trained task.
+    pub model: Gpt2,
+    pub heads: Vec<Head>,
+    pub seconds: f64,
+    pub steps: usize,
+}
+
+/// Context a run reports into.
+pub struct RunContext<'a> {
+    pub run: usize,
+    pub events: &'a dyn EventSink,
+    pub cancel: Arc<AtomicBool>,
+    pub device_name: String,
+}
+
+/// Trains `base` (on an autodiff device) on `tasks` in order with `adapter`.
+pub fn run_sequence(
+    base: &Gpt2,
+    tasks: &[TaskData],
+    heldout: &[u32],
+    adapter: &AdapterConfig,
+    cfg: &TrainConfig,
+    ctx: &RunContext,
+) -> Result<RunOutcome> {
+    let start = std::time::Instant::now();
+    let run = ctx.run;
+    let emit = |e| ctx.events.emit(e);
+    if tasks.is_empty() {
+        return Err(Error::config("a run needs at least one task"));
+    }
+    if cfg.batch_size == 0 || cfg.eval_batch_size == 0 {
+        return Err(Error::config("batch sizes must be ≥ 1"));
+    }
+    let device = base.wte.val().device();
+    let (lm, selections) = base.clone().with_adapters(adapter)?;
+    let trainable_params = lm.trainable_params(adapter.method);
+    emit(Event::RunStart {
+        run,
+        method: adapter.method,
+        rank: adapter.rank,
+        alpha: adapter.alpha,
+        seed: adapter.seed,
+        trainable_params,
+        device: ctx.device_name.clone(),
+        tasks: tasks.iter().map(|t| t.name.clone()).collect(),
+    });
+    for (module, selection) in &selections {
+        emit(Event::Selection {
+            run,
+            module: module.clone(),
+            selection: selection.clone(),
+        });
+    }
+    let pad_id = base.config.eos_token_id.unwrap_or(0);
+    let t_count = tasks.len();
+    let mut accuracy = AccuracyMatrix::new(t_count);
+    let mut constant = vec![vec![None; t_count]; t_count];
+    let mut perplexity = vec![cfg.perplexity.evaluate(&lm.valid(), heldout)?.perplexity];
+    emit(Event::Perplexity {
+        run,
+        after_task: None,
+        perplexity: perplexity[0],
+    });
+    let mut heads: Vec<Head> = Vec::new();
+    let mut losses = Vec::new();
+    let mut lm = lm;
+    let mut status = RunStatus::Completed;
+    let mut global_step = 0usize;
+
+    'tasks: for (ti, task) in tasks.iter().enumerate() {
+        if task.train.is_empty() || task.eval.is_empty() {
+            return Err(Error::config(format!("task `{}` has an empty split", task.name)));
+        }
+        let mut head_rng = Rng::for_name(adapter.seed, &format!("head:{ti}"));
+        let head = Head::new(base.config.n_embd, task.num_classes, &mut head_rng, &device);
+        let mut model = TaskModel { lm, head };
+        // A fresh optimizer per task, as the reference does.
+        let mut optim = AdamWConfig::new()
+            .with_beta_1(cfg.beta1 as f32)
+            .with_beta_2(cfg.beta2 as f32)
+            .with_epsilon(cfg.eps as f32)
+            .with_weight_decay(cfg.weight_decay as f32)
+            .with_grad_clipping(cfg.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32)))
+            .init();
+        let per_epoch = task.train.len().div_ceil(cfg.batch_size);
+        let total_steps = per_epoch * task.epochs;
+        let total_examples = task.train.len() * task.epochs;
+        emit(Event::TaskStart {
+            run,
+            task: ti,
+            name: task.name.clone(),
+            steps: total_steps,
+        });
+        let mut step = 0usize;
+        let mut last_good = model.clone();
+        for epoch in 0..task.epochs {
+            let mut order: Vec<usize> = (0..task.train.len()).collect();
+            if cfg.shuffle {
+                Rng::for_name(adapter.seed, &format!("shuffle:{ti}:{epoch}")).shuffle(&mut order);
+            }
+            for chunk in order.chunks(cfg.batch_size) {
+                if ctx.cancel.load(Ordering::Relaxed) {
+                    status = RunStatus::Cancelled;
+                    lm = model.lm;
+                    heads.push(model.head);
+                    break 'tasks;
+                }
+                let items: Vec<&Encoded> = chunk.iter().map(|&i| &task.train[i]).collect();
+                let batch = Batch::new(&items, pad_id, cfg.pooling, &device);
+                let lr = task.schedule.lr(cfg.lr, step, total_steps, total_examples);
+                let logits = model.forward(&batch);
+                let labels = batch.labels_tensor(&device);
+                let loss = log_softmax(logits, 1).gather(1, labels).mean().neg();
+                let loss_value = f64::from(loss.clone().into_scalar::<f32>());
+                if !loss_value.is_finite() {
+                    let message = format!(
+                        "task `{}` step {step}: the loss is {loss_value}; training stopped and \
+                         the adapter keeps its last good values (from before this step's \
+                         update). Try a lower learning rate.",
+                        task.name
+                    );
+                    emit(Event::Error {
+                        run,
+                        message: message.clone(),
+                    });
+                    status = RunStatus::Diverged {
+                        task: ti,
+                        step,
+                        message,
+                    };
+                    lm = last_good.lm;
+                    heads.push(last_good.head);
+                    break 'tasks;
+                }
+                losses.push((ti, step, loss_value));
+                emit(Event::Step {
+                    run,
+                    task: ti,
+                    step,
+                    global_step,
+                    loss: loss_value,
+                    lr,
+                });
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                last_good = model.clone();
+                model = optim.step(lr, model, grads);
+                step += 1;
+                global_step += 1;
+                if cfg.snapshot_every > 0 && step % cfg.snapshot_every == 0 {
+                    snapshots(&model.lm, run, ti, global_step, ctx.events);
+                }
+            }
+        }
+        snapshots(&model.lm, run, ti, global_step, ctx.events);
+        heads.push(model.head.clone());
+        lm = model.lm;
+        // Evaluate every task trained so far, each with its own head.
+        let valid_lm = lm.valid();
+        for (tj, other) in tasks.iter().enumerate().take(ti + 1) {
+            let eval_model = TaskModel {
+                lm: valid_lm.clone(),
+                head: heads[tj].valid(),
+            };
+            let preds = predict(&eval_model, &other.eval, pad_id, cfg)?;
+            let labels: Vec<usize> = other.eval.iter().map(|e| e.label).collect();
+            let acc = metrics::accuracy(&preds, &labels)?;
+            let flag = metrics::constant_predictor(&preds, other.num_classes);
+            accuracy.set(ti, tj, acc)?;
+            constant[ti][tj] = flag;
+            emit(Event::Eval {
+                run,
+                after_task: ti,
+                task: tj,
+                global_step,
+                accuracy: acc,
+                majority_baseline: other.majority_baseline,
+                constant_predictor: flag,
+            });
+        }
+        let ppl = cfg.perplexity.evaluate(&valid_lm, heldout)?.perplexity;
+        perplexity.push(ppl);
+        emit(Event::Perplexity {
+            run,
+            after_task: Some(ti),
+            perplexity: ppl,
+        });
+        emit(Event::TaskEnd { run, task: ti });
+    }
+    let metrics = metrics::summarize(&accuracy);
+    emit(Event::RunEnd { run, metrics });
+    Ok(RunOutcome {
+        status,
+        trainable_params,
+        accuracy,
+        majority_baseline: tasks.iter().map(|t| t.majority_baseline).collect(),
+        perplexity,
+        metrics,
+        losses,
+        constant_predictor: constant,
+        selections,
+        model: lm,
+        heads,
+        seconds: start.elapsed().as_secs_f64(),
+        steps: global_step,
+    })
+}
+
+/// Argmax class of every example, in batches, without autodiff.
+pub fn predict(model: &TaskModel, data: &[Encoded], pad_id: u32, cfg: &TrainConfig) -> Result<Vec<usize>> {
+    let device = model.lm.wte.val().device();
+    let mut preds = Vec::with_capacity(data.len());
+    for chunk in data.chunks(cfg.eval_batch_size) {
+        let items: Vec<&Encoded> = chunk.iter().collect();
+        let batch = Batch::new(&items, pad_id, cfg.pooling, &device);
+        let logits = model.forward(&batch);
+        let [b, c] = logits.dims();
+        let v = logits
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| Error::Numeric(format!("{e:?}")))?;
+        for i in 0..b {
+            let row = &v[i * c..(i + 1) * c];
+            let best = row
+                .iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |acc, (k, &x)| if x > acc.1 { (k, x) } else { acc });
+            preds.push(best.0);
+        }
+    }
+    Ok(preds)
+}
+
+/// Emits each adapter's current state: U for CURLoRA, ‖A·B‖ for LoRA.
+fn snapshots(lm: &Gpt2, run: usize, task: usize, global_step: usize, events: &dyn EventSink) {
+    for (module, layer) in lm.modules() {
+        if let Some(c) = &layer.cur {
+            let u = c
+                .u
+                .val()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .unwrap_or_default();
+            let norm = u.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+            events.emit(Event::AdapterSnapshot {
+                run,
+                task,
+                global_step,
+                module,
+                u: Some(u),
+                norm,
+            });
+        } else if let Some(l) = &layer.lora {
+            let ab = l.a.val().matmul(l.b.val()).mul_scalar(l.scale);
+            let norm = f64::from(ab.powi_scalar(2).sum().sqrt().into_scalar::<f32>());
+            events.emit(Event::AdapterSnapshot {
+                run,
+                task,
+                global_step,
+                module,
+                u: None,
+                norm,
+            });
+        }
+    }
+}
+
+/// The method's name with its rank, e.g. `curlora-8`.
+pub fn label(method: Method, rank: usize) -> String {
+    match method {
+        Method::Full | Method::Frozen => method.name().to_string(),
+        _ => format!("{}-{rank}", method.name()),
+    }
+}

@@ -1,0 +1,13 @@
+//! Training: per-task heads, batching, schedules, the continual-learning engine and the
+//! events it emits.
+
+pub mod batch;
+pub mod engine;
+pub mod events;
+pub mod head;
+pub mod schedule;
+
+pub use engine::{RunContext, RunOutcome, RunStatus, TaskData, TaskModel, TrainConfig, run_sequence};
+pub use events::{Event, EventSink, NoEvents};
+pub use head::{Head, Pooling};
+pub use schedule::Schedule;
