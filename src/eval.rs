@@ -72,7 +72,11 @@ pub enum PerplexityMode {
 impl PerplexityMode {
     pub fn evaluate(&self, model: &Gpt2, ids: &[u32]) -> Result<LmEval> {
         match *self {
-            PerplexityMode::FirstWindow { max_tokens } => first_window(model, ids, max_tokens),
+            // A model with a shorter context than the preset asks for evaluates its whole
+            // context instead (GPT-2 small to large have 1,024 positions; tiny models fewer).
+            PerplexityMode::FirstWindow { max_tokens } => {
+                first_window(model, ids, max_tokens.min(model.config.n_positions))
+            }
             PerplexityMode::Sliding {
                 window,
                 stride,

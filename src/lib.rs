@@ -10,8 +10,12 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod experiment;
+pub mod fsutil;
 pub mod metrics;
 pub mod model;
+pub mod presets;
+pub mod report;
 pub mod rng;
 pub mod train;
 

@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod info;
+pub mod run;
 pub mod select;
 
 use clap::{Parser, Subcommand};
@@ -32,4 +33,7 @@ pub enum Command {
     Select(select::SelectArgs),
     /// Measure a model's next-token loss and perplexity on a text file.
     Eval(eval::EvalArgs),
+    /// Fine-tune on a sequence of tasks with LoRA / CURLoRA / full fine-tuning and measure
+    /// forgetting; writes report.json, report.csv, report.md and the adapters.
+    Run(run::RunArgs),
 }

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use burn::module::{Module, Param};
 use burn::tensor::activation::{gelu, gelu_approximate, log_softmax, relu, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// Module suffixes of a block that can carry an adapter.
@@ -107,6 +108,10 @@ pub struct Gpt2 {
     pub lm_head: Option<Param<Tensor<2>>>,
     #[module(skip)]
     pub config: Gpt2Config,
+    /// SHA-256 over the base weights as loaded (names and f32 values, in load order): adapters
+    /// record it so they are never applied to other weights.
+    #[module(skip)]
+    pub weights_hash: String,
 }
 
 impl Gpt2 {
@@ -120,6 +125,16 @@ impl Gpt2 {
     pub fn from_checkpoint(config: Gpt2Config, ckpt: &Checkpoint, device: &Device) -> Result<Self> {
         let c = &config;
         let d = c.n_embd;
+        let hasher = std::cell::RefCell::new(Sha256::new());
+        let read = |ckpt: &Checkpoint, key: &str, shape: &[usize]| -> Result<Vec<f32>> {
+            let v = read(ckpt, key, shape)?;
+            let mut h = hasher.borrow_mut();
+            h.update(key.as_bytes());
+            for x in &v {
+                h.update(x.to_le_bytes());
+            }
+            Ok(v)
+        };
         let frozen1 = |key: &str, n: usize| -> Result<Param<Tensor<1>>> {
             let v = read(ckpt, key, &[n])?;
             Ok(
@@ -168,7 +183,7 @@ impl Gpt2 {
         let lm_head = if c.tie_word_embeddings {
             None
         } else {
-            let v = ckpt.read_f32("lm_head.weight", &[c.vocab_size, d])?;
+            let v = read(ckpt, "lm_head.weight", &[c.vocab_size, d])?;
             Some(
                 Param::from_tensor(Tensor::<2>::from_data(
                     TensorData::new(v, [c.vocab_size, d]),
@@ -177,13 +192,18 @@ impl Gpt2 {
                 .set_require_grad(false),
             )
         };
+        let wte = frozen_param2("wte.weight", [c.vocab_size, d])?;
+        let wpe = frozen_param2("wpe.weight", [c.n_positions, d])?;
+        let ln_f = ln("ln_f")?;
+        let weights_hash = format!("{:x}", hasher.into_inner().finalize());
         Ok(Self {
-            wte: frozen_param2("wte.weight", [c.vocab_size, d])?,
-            wpe: frozen_param2("wpe.weight", [c.n_positions, d])?,
+            wte,
+            wpe,
             blocks,
-            ln_f: ln("ln_f")?,
+            ln_f,
             lm_head,
             config,
+            weights_hash,
         })
     }
 
@@ -309,6 +329,7 @@ impl Gpt2 {
             ln_f: set_ln(self.ln_f, full),
             lm_head: self.lm_head.map(|h| h.set_require_grad(full)),
             config: self.config,
+            weights_hash: self.weights_hash,
         };
         Ok((model, selections))
     }
@@ -422,5 +443,49 @@ fn attention_mask(t: usize, keep: Option<Tensor<2>>, device: &Device) -> Tensor<
                 .reshape([b, 1, 1, t]);
             causal.add(pad)
         }
+    }
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<f32>) {
+    let shape = t.dims().to_vec();
+    let v = t
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor");
+    (shape, v)
+}
+
+impl Gpt2 {
+    /// Every base weight under its HF name (no `transformer.` prefix), so that a saved set
+    /// loads back through [`Gpt2::from_checkpoint`].
+    pub fn named_tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        let mut out = Vec::new();
+        let push1 = |out: &mut Vec<_>, name: String, t: Tensor<1>| {
+            let (s, v) = host(t);
+            out.push((name, s, v));
+        };
+        for (i, b) in self.blocks.iter().enumerate() {
+            for (ln, n) in [(&b.ln_1, "ln_1"), (&b.ln_2, "ln_2")] {
+                push1(&mut out, format!("h.{i}.{n}.weight"), ln.gamma.val());
+                push1(&mut out, format!("h.{i}.{n}.bias"), ln.beta.val());
+            }
+        }
+        push1(&mut out, "ln_f.weight".into(), self.ln_f.gamma.val());
+        push1(&mut out, "ln_f.bias".into(), self.ln_f.beta.val());
+        for (name, layer) in self.modules() {
+            push1(&mut out, format!("{name}.bias"), layer.bias.val());
+            let (s, v) = host(layer.weight.val());
+            out.push((format!("{name}.weight"), s, v));
+        }
+        let (s, v) = host(self.wte.val());
+        out.push(("wte.weight".into(), s, v));
+        let (s, v) = host(self.wpe.val());
+        out.push(("wpe.weight".into(), s, v));
+        if let Some(h) = &self.lm_head {
+            let (s, v) = host(h.val());
+            out.push(("lm_head.weight".into(), s, v));
+        }
+        out
     }
 }

@@ -1,0 +1,232 @@
+//! Saving and loading adapters (and task heads) as safetensors.
+//!
+//! The file holds only what was trained — `U` (CURLoRA), `A` and `B` (LoRA), every weight (full
+//! fine-tune) — plus the heads, and a JSON header (`__metadata__["curlora"]`) with everything
+//! needed to rebuild the adapter exactly: method, rank, α, seed, targets, the selected indices,
+//! and the SHA-256 of the base weights. Loading onto a different base model is refused.
+
+use super::{AdapterConfig, Method};
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use crate::model::Gpt2;
+use crate::train::Head;
+use burn::module::Param;
+use burn::tensor::{Tensor, TensorData};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// The metadata stored with an adapter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdapterMeta {
+    pub format_version: u32,
+    pub config: AdapterConfig,
+    /// SHA-256 of the base weights (see [`Gpt2::weights_hash`]).
+    pub base_hash: String,
+    /// Selected `(cols, rows)` by module, for CURLoRA.
+    pub indices: BTreeMap<String, (Vec<usize>, Vec<usize>)>,
+    /// Task names, one per head (`head.{i}.weight`, `head.{i}.bias`).
+    pub heads: Vec<String>,
+}
+
+fn host(t: Tensor<2>) -> (Vec<usize>, Vec<f32>) {
+    let shape = t.dims().to_vec();
+    let v = t
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor");
+    (shape, v)
+}
+
+fn bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Writes `model`'s trained tensors and `heads` to `path` (atomically).
+pub fn save(
+    path: &Path,
+    model: &Gpt2,
+    config: &AdapterConfig,
+    base_hash: &str,
+    heads: &[(String, Head)],
+) -> Result<usize> {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut indices = BTreeMap::new();
+    for (name, layer) in model.modules() {
+        if let Some(c) = &layer.cur {
+            let (s, v) = host(c.u.val());
+            tensors.push((format!("{name}.u"), s, bytes(&v)));
+            indices.insert(name.clone(), (c.cols.clone(), c.rows.clone()));
+        }
+        if let Some(l) = &layer.lora {
+            let (s, v) = host(l.a.val());
+            tensors.push((format!("{name}.lora_a"), s, bytes(&v)));
+            let (s, v) = host(l.b.val());
+            tensors.push((format!("{name}.lora_b"), s, bytes(&v)));
+        }
+    }
+    if config.method == Method::Full {
+        for (name, s, v) in model.named_tensors() {
+            tensors.push((format!("full.{name}"), s, bytes(&v)));
+        }
+    }
+    for (i, (_, h)) in heads.iter().enumerate() {
+        let (s, v) = host(h.weight.val());
+        tensors.push((format!("head.{i}.weight"), s, bytes(&v)));
+        let n = h.classes();
+        let (_, v) = host(h.bias.val().reshape([1, n]));
+        tensors.push((format!("head.{i}.bias"), vec![n], bytes(&v)));
+    }
+    let meta = AdapterMeta {
+        format_version: 1,
+        config: config.clone(),
+        base_hash: base_hash.to_string(),
+        indices,
+        heads: heads.iter().map(|(n, _)| n.clone()).collect(),
+    };
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("consistent")))
+        .collect();
+    let mut md = HashMap::new();
+    md.insert(
+        "curlora".to_string(),
+        serde_json::to_string(&meta).expect("serializable"),
+    );
+    let out = safetensors::serialize(views, Some(md))
+        .map_err(|e| Error::format(path, format!("cannot serialize adapter: {e}")))?;
+    write_atomic(path, &out)?;
+    Ok(out.len())
+}
+
+/// A loaded adapter: the model with it attached, and its heads.
+pub struct Loaded {
+    pub model: Gpt2,
+    pub meta: AdapterMeta,
+    pub heads: Vec<(String, Head)>,
+}
+
+/// Reads the metadata of an adapter file.
+pub fn read_meta(path: &Path) -> Result<(Vec<u8>, AdapterMeta)> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (_, header) = SafeTensors::read_metadata(&data)
+        .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
+    let raw = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("curlora"))
+        .ok_or_else(|| Error::format(path, "no `curlora` metadata: not a curlora adapter file"))?;
+    let meta: AdapterMeta = serde_json::from_str(raw)
+        .map_err(|e| Error::format(path, format!("bad `curlora` metadata: {e}")))?;
+    Ok((data, meta))
+}
+
+/// Attaches the adapter in `path` to `base` (whose weights hash to `base_hash`).
+pub fn load(path: &Path, base: Gpt2, base_hash: &str) -> Result<Loaded> {
+    let (data, meta) = read_meta(path)?;
+    if meta.base_hash != base_hash {
+        return Err(Error::format(
+            path,
+            format!(
+                "this adapter was trained on other base weights (SHA-256 {}…), \
+                 not on this model's ({}…): refusing to load it",
+                &meta.base_hash[..12.min(meta.base_hash.len())],
+                &base_hash[..12.min(base_hash.len())]
+            ),
+        ));
+    }
+    let st = SafeTensors::deserialize(&data)
+        .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
+    let device = base.wte.val().device();
+    let read = |key: &str, shape: &[usize]| -> Result<Tensor<2>> {
+        let view = st
+            .tensor(key)
+            .map_err(|_| Error::tensor(path, key, "missing from the adapter file"))?;
+        let s2 = if shape.len() == 1 { vec![1, shape[0]] } else { shape.to_vec() };
+        if view.shape() != shape || view.dtype() != Dtype::F32 {
+            return Err(Error::tensor(
+                path,
+                key,
+                format!("{:?} {:?}, expected F32 {shape:?}", view.dtype(), view.shape()),
+            ));
+        }
+        let v: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        Ok(Tensor::from_data(TensorData::new(v, [s2[0], s2[1]]), &device))
+    };
+    // Rebuilding from the same config and seed redraws the same indices; check that it did.
+    let (mut model, selections) = base.with_adapters(&meta.config)?;
+    for (name, sel) in &selections {
+        if let Some((cols, rows)) = meta.indices.get(name)
+            && (cols != &sel.cols || rows != &sel.rows)
+        {
+            return Err(Error::format(
+                path,
+                format!("module {name}: stored indices differ from the ones the seed draws"),
+            ));
+        }
+    }
+    if meta.config.method == Method::Full {
+        let mut tensors = Vec::new();
+        for (name, view) in st.tensors() {
+            if let Some(n) = name.strip_prefix("full.") {
+                tensors.push((n.to_string(), view));
+            }
+        }
+        let bytes = safetensors::serialize(tensors, None)
+            .map_err(|e| Error::format(path, format!("cannot read full weights: {e}")))?;
+        let ckpt = crate::model::weights::Checkpoint::from_bytes(path, bytes)?;
+        let full = Gpt2::from_checkpoint(model.config.clone(), &ckpt, &device)?;
+        let (full, _) = full.with_adapters(&meta.config)?;
+        model = Gpt2 {
+            weights_hash: model.weights_hash.clone(),
+            ..full
+        };
+    }
+    let r = meta.config.rank;
+    for block in 0..model.blocks.len() {
+        for suffix in crate::model::gpt2::TARGET_MODULES {
+            let name = format!("h.{block}.{suffix}");
+            let b = &mut model.blocks[block];
+            let layer = match suffix {
+                "attn.c_attn" => &mut b.attn.c_attn,
+                "attn.c_proj" => &mut b.attn.c_proj,
+                "mlp.c_fc" => &mut b.mlp.c_fc,
+                _ => &mut b.mlp.c_proj,
+            };
+            let [n_in, n_out] = layer.shape();
+            if let Some(c) = layer.cur.as_mut() {
+                c.u = Param::from_tensor(read(&format!("{name}.u"), &[r, r])?);
+            }
+            if let Some(l) = layer.lora.as_mut() {
+                l.a = Param::from_tensor(read(&format!("{name}.lora_a"), &[n_in, r])?);
+                l.b = Param::from_tensor(read(&format!("{name}.lora_b"), &[r, n_out])?);
+            }
+        }
+    }
+    let d = model.config.n_embd;
+    let mut heads = Vec::new();
+    for (i, name) in meta.heads.iter().enumerate() {
+        let key = format!("head.{i}.weight");
+        let c = st
+            .tensor(&key)
+            .map_err(|_| Error::tensor(path, &key, "missing from the adapter file"))?
+            .shape()
+            .get(1)
+            .copied()
+            .unwrap_or(0);
+        heads.push((
+            name.clone(),
+            Head {
+                weight: Param::from_tensor(read(&key, &[d, c])?),
+                bias: Param::from_tensor(read(&format!("head.{i}.bias"), &[c])?.reshape([c])),
+            },
+        ));
+    }
+    Ok(Loaded { model, meta, heads })
+}

@@ -1,0 +1,275 @@
+//! An experiment: a model, a sequence of tasks read from files, and the methods × ranks × seeds
+//! to compare. Serializable as TOML (`curlora run --config FILE.toml`); the presets are values
+//! of this type. The CLI and the apps run experiments through [`Experiment::run`].
+
+use crate::adapters::{AdapterConfig, LoraScaling, Method, SelectionMode};
+use crate::data::{self, Dataset, LoadOptions, PairEncoding, Sentiment140Labels};
+use crate::error::{Error, Result};
+use crate::eval::PerplexityMode;
+use crate::model::{self, Gpt2};
+use crate::report::{Report, RunReport};
+use crate::train::batch::encode_dataset;
+use crate::train::{EventSink, RunContext, Schedule, TaskData, TrainConfig, run_sequence};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// File formats a task can be read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskFormat {
+    Mrpc,
+    Sst2,
+    Sentiment140,
+    Csv,
+    Tsv,
+    Jsonl,
+}
+
+/// One task of the sequence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    pub name: String,
+    pub format: TaskFormat,
+    pub train: PathBuf,
+    pub eval: PathBuf,
+    /// Use only the first N training rows (file order).
+    #[serde(default)]
+    pub train_rows: Option<usize>,
+    /// Use only the first N evaluation rows (file order).
+    #[serde(default)]
+    pub eval_rows: Option<usize>,
+    pub epochs: usize,
+    pub schedule: Schedule,
+    /// Sentiment140 label map: `reference` (polarity // 4, 3-way head) or `three-class`.
+    #[serde(default)]
+    pub sentiment140_labels: Option<String>,
+    /// Generic formats: text, optional second text, and label columns.
+    #[serde(default)]
+    pub text_column: Option<String>,
+    #[serde(default)]
+    pub text_b_column: Option<String>,
+    #[serde(default)]
+    pub label_column: Option<String>,
+}
+
+/// Where held-out perplexity text comes from and how it is measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PerplexitySpec {
+    pub text: PathBuf,
+    /// Apply WikiText's reference rule (drop empty rows, join the rest with "").
+    #[serde(default)]
+    pub wikitext_rule: bool,
+    pub mode: PerplexityMode,
+}
+
+/// A whole experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentSpec {
+    /// Preset this came from, if any.
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// HF model folder.
+    #[serde(default)]
+    pub model: Option<PathBuf>,
+    pub methods: Vec<Method>,
+    pub ranks: Vec<usize>,
+    pub seeds: Vec<u64>,
+    pub alpha: f64,
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub selection_mode: SelectionMode,
+    #[serde(default = "default_epsilon")]
+    pub epsilon: f64,
+    #[serde(default = "default_true")]
+    pub replacement: bool,
+    #[serde(default)]
+    pub lora_scaling: LoraScaling,
+    /// Truncate every example to this many tokens.
+    pub max_len: usize,
+    /// `concat` (reference) or a separator string.
+    #[serde(default)]
+    pub pair_separator: Option<String>,
+    pub train: TrainConfig,
+    pub perplexity: PerplexitySpec,
+    pub tasks: Vec<TaskSpec>,
+    /// How this set-up differs from the reference protocol (printed in report.md).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+fn default_epsilon() -> f64 {
+    0.001
+}
+fn default_true() -> bool {
+    true
+}
+
+impl ExperimentSpec {
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        toml::from_str(&text).map_err(|e| Error::format(path, format!("invalid experiment: {e}")))
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("serializable")
+    }
+
+    /// The adapter configurations of every run, in order (method × rank × seed; full
+    /// fine-tuning and frozen once per seed, ranks do not apply).
+    pub fn adapter_configs(&self) -> Vec<AdapterConfig> {
+        let mut out = Vec::new();
+        for &method in &self.methods {
+            let ranks: &[usize] = match method {
+                Method::Full | Method::Frozen => &[0],
+                _ => &self.ranks,
+            };
+            for &rank in ranks {
+                for &seed in &self.seeds {
+                    let mut c = AdapterConfig::new(method, rank, seed);
+                    c.alpha = self.alpha;
+                    c.targets = self.targets.clone();
+                    c.mode = self.selection_mode;
+                    c.epsilon = self.epsilon;
+                    c.replacement = self.replacement;
+                    c.lora_scaling = self.lora_scaling;
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Reads one task's split.
+fn read_split(spec: &TaskSpec, path: &Path, rows: Option<usize>) -> Result<Dataset> {
+    let opts = LoadOptions::strict();
+    let (ds, _) = match spec.format {
+        TaskFormat::Mrpc => data::read_mrpc(path, &opts)?,
+        TaskFormat::Sst2 => data::read_sst2(path, &opts)?,
+        TaskFormat::Sentiment140 => {
+            let labels = match spec.sentiment140_labels.as_deref() {
+                None | Some("reference") => Sentiment140Labels::Reference,
+                Some("three-class") => Sentiment140Labels::ThreeClass,
+                Some(other) => {
+                    return Err(Error::config(format!(
+                        "task `{}`: sentiment140_labels `{other}`: expected reference or three-class",
+                        spec.name
+                    )));
+                }
+            };
+            data::read_sentiment140(path, labels, &opts)?
+        }
+        TaskFormat::Csv | TaskFormat::Tsv | TaskFormat::Jsonl => {
+            let format = match spec.format {
+                TaskFormat::Csv => data::TableFormat::Csv,
+                TaskFormat::Tsv => data::TableFormat::Tsv,
+                _ => data::TableFormat::Jsonl,
+            };
+            let col = |c: &Option<String>, what: &str| {
+                c.clone().ok_or_else(|| {
+                    Error::config(format!("task `{}`: `{what}` is required for this format", spec.name))
+                })
+            };
+            let mut g = data::GenericSpec::new(
+                format,
+                col(&spec.text_column, "text_column")?.as_str(),
+                col(&spec.label_column, "label_column")?.as_str(),
+            );
+            g.text_b = spec.text_b_column.as_deref().map(Into::into);
+            data::read_generic(path, &g, &opts)?
+        }
+    };
+    Ok(match rows {
+        Some(n) => ds.take(n),
+        None => ds,
+    })
+}
+
+/// An experiment with its model, tokenizer, tasks and held-out text loaded.
+pub struct Experiment {
+    pub spec: ExperimentSpec,
+    pub model_dir: PathBuf,
+    pub base: Gpt2,
+    pub tasks: Vec<TaskData>,
+    pub heldout: Vec<u32>,
+}
+
+impl Experiment {
+    /// Loads everything `spec` names onto `device` (an autodiff device).
+    pub fn load(spec: ExperimentSpec, device: &burn::tensor::Device) -> Result<Self> {
+        let model_dir = spec.model.clone().ok_or_else(|| {
+            Error::config("no model given: pass --model DIR (an HF GPT-2 folder)")
+        })?;
+        let base = Gpt2::load(&model_dir, device)?;
+        let tokenizer = model::load_tokenizer(&model_dir)?;
+        let pad = base.config.eos_token_id.unwrap_or(0);
+        let pair = match &spec.pair_separator {
+            None => PairEncoding::Concat,
+            Some(s) => PairEncoding::Separator(s.clone()),
+        };
+        let mut tasks = Vec::new();
+        for t in &spec.tasks {
+            let train = read_split(t, &t.train, t.train_rows)?;
+            let eval = read_split(t, &t.eval, t.eval_rows)?;
+            let max_len = spec.max_len.min(base.config.n_positions);
+            tasks.push(TaskData {
+                name: t.name.clone(),
+                train: encode_dataset(&tokenizer, &train, &pair, max_len, pad)?,
+                eval: encode_dataset(&tokenizer, &eval, &pair, max_len, pad)?,
+                num_classes: train.num_classes.max(eval.num_classes),
+                majority_baseline: eval.majority_baseline(),
+                epochs: t.epochs,
+                schedule: t.schedule.clone(),
+            });
+        }
+        let p = &spec.perplexity;
+        let text = if p.wikitext_rule {
+            data::read_wikitext_reference(&p.text)?
+        } else {
+            data::read_text(&p.text)?
+        };
+        let heldout = model::encode(&tokenizer, &text, &p.text)?;
+        Ok(Self {
+            spec,
+            model_dir,
+            base,
+            tasks,
+            heldout,
+        })
+    }
+
+    /// Runs every configuration in turn. Each finished run is passed to `on_run` (to save its
+    /// adapter) before the next starts.
+    pub fn run(
+        &self,
+        device_name: &str,
+        events: &dyn EventSink,
+        cancel: Arc<AtomicBool>,
+        mut on_run: impl FnMut(&AdapterConfig, &crate::train::RunOutcome) -> Result<Option<u64>>,
+    ) -> Result<Report> {
+        let mut runs = Vec::new();
+        for (i, cfg) in self.spec.adapter_configs().into_iter().enumerate() {
+            let ctx = RunContext {
+                run: i,
+                events,
+                cancel: cancel.clone(),
+                device_name: device_name.to_string(),
+            };
+            let outcome = run_sequence(&self.base, &self.tasks, &self.heldout, &cfg, &self.spec.train, &ctx)?;
+            let adapter_bytes = on_run(&cfg, &outcome)?;
+            runs.push(RunReport::new(&cfg, &outcome, adapter_bytes));
+        }
+        Ok(Report {
+            model: self.model_dir.display().to_string(),
+            device: device_name.to_string(),
+            preset: self.spec.preset.clone(),
+            tasks: self.tasks.iter().map(|t| t.name.clone()).collect(),
+            task_sizes: self.tasks.iter().map(|t| (t.train.len(), t.eval.len())).collect(),
+            runs,
+            notes: self.spec.notes.clone(),
+            experiment: self.spec.clone(),
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! Built-in experiments. Paths are relative to a data directory laid out like `../shared/data`
+//! (`mrpc/`, `sst2/`, `sentiment140/`, `wikitext-2-raw/`).
+
+use crate::adapters::{LoraScaling, Method, SelectionMode};
+use crate::error::{Error, Result};
+use crate::eval::PerplexityMode;
+use crate::experiment::{ExperimentSpec, PerplexitySpec, TaskFormat, TaskSpec};
+use crate::train::{Pooling, Schedule, TrainConfig};
+use std::path::Path;
+
+pub const NAMES: [&str; 2] = ["paper-gpt2", "paper-gpt2-fixed"];
+
+pub fn preset(name: &str, data: &Path) -> Result<ExperimentSpec> {
+    match name {
+        "paper-gpt2" => Ok(paper_gpt2(data)),
+        "paper-gpt2-fixed" => Ok(paper_gpt2_fixed(data)),
+        other => Err(Error::config(format!(
+            "unknown preset `{other}`: expected one of {}",
+            NAMES.join(", ")
+        ))),
+    }
+}
+
+/// The reference protocol for GPT-2 (see `curlora-reference.md`): MRPC (full train, 3 epochs)
+/// → SST-2 (first 5,024 rows, 3 epochs) → Sentiment140 (the 498-row manual test set as
+/// training data, 5 epochs, 3-way head with `polarity // 4` labels, evaluated on the first
+/// 1,000 rows of the training file); batch 32; AdamW lr 2.5e-4 (eps 1e-6, no decay) with the
+/// reference's warm-up schedule over examples (so it never leaves warm-up) and a constant rate
+/// for Sentiment140; last-position pooling; `c_attn`; α = 1; ranks 8/16/24; perplexity on the
+/// first 256 tokens of WikiText-2 test.
+pub fn paper_gpt2(data: &Path) -> ExperimentSpec {
+    let reference = Schedule::Reference { warmup_steps: 500 };
+    ExperimentSpec {
+        preset: Some("paper-gpt2".into()),
+        model: None,
+        methods: vec![Method::Lora, Method::CurLora],
+        ranks: vec![8, 16, 24],
+        seeds: vec![1311],
+        alpha: 1.0,
+        targets: vec!["attn.c_attn".into()],
+        selection_mode: SelectionMode::Inverted,
+        epsilon: 0.001,
+        replacement: true,
+        lora_scaling: LoraScaling::Reference,
+        max_len: 256,
+        pair_separator: None,
+        train: TrainConfig {
+            batch_size: 32,
+            eval_batch_size: 32,
+            lr: 2.5e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-6,
+            weight_decay: 0.0,
+            grad_clip: None,
+            pooling: Pooling::LastPosition,
+            shuffle: false,
+            snapshot_every: 0,
+            perplexity: PerplexityMode::FirstWindow { max_tokens: 256 },
+        },
+        perplexity: PerplexitySpec {
+            text: data.join("wikitext-2-raw/wiki.test.raw"),
+            wikitext_rule: true,
+            mode: PerplexityMode::FirstWindow { max_tokens: 256 },
+        },
+        tasks: vec![
+            TaskSpec {
+                name: "mrpc".into(),
+                format: TaskFormat::Mrpc,
+                train: data.join("mrpc/train.tsv"),
+                eval: data.join("mrpc/dev.tsv"),
+                train_rows: None,
+                eval_rows: None,
+                epochs: 3,
+                schedule: reference.clone(),
+                sentiment140_labels: None,
+                text_column: None,
+                text_b_column: None,
+                label_column: None,
+            },
+            TaskSpec {
+                name: "sst2".into(),
+                format: TaskFormat::Sst2,
+                train: data.join("sst2/train.tsv"),
+                eval: data.join("sst2/dev.tsv"),
+                train_rows: Some(5024),
+                eval_rows: None,
+                epochs: 3,
+                schedule: reference,
+                sentiment140_labels: None,
+                text_column: None,
+                text_b_column: None,
+                label_column: None,
+            },
+            TaskSpec {
+                name: "sentiment140".into(),
+                format: TaskFormat::Sentiment140,
+                train: data.join("sentiment140/testdata/testdata.manual.2009.06.14.csv"),
+                eval: data.join("sentiment140/head10k/sentiment140_sample.csv"),
+                train_rows: None,
+                eval_rows: Some(1000),
+                epochs: 5,
+                schedule: Schedule::Constant,
+                sentiment140_labels: Some("reference".into()),
+                text_column: None,
+                text_b_column: None,
+                label_column: None,
+            },
+        ],
+        notes: vec![
+            "Reference protocol, reproduced with its quirks: last-position pooling with right padding (often a pad token), a schedule that never leaves warm-up, Sentiment140 labels `polarity // 4` (neutral counted as negative), and a Sentiment140 evaluation set that is all label 0 (its accuracy measures how often class 0 is predicted).".into(),
+            "Differences from the reference code: sampling is seeded (the reference's numpy RNG is unseeded); heads are initialised from our own seeded generator rather than torch.manual_seed(1311); GPT-2's dropout is not applied during training.".into(),
+        ],
+    }
+}
+
+/// `paper-gpt2` with honest fixes.
+pub fn paper_gpt2_fixed(data: &Path) -> ExperimentSpec {
+    let mut s = paper_gpt2(data);
+    s.preset = Some("paper-gpt2-fixed".into());
+    let cosine = Schedule::WarmupCosine {
+        warmup_fraction: 0.1,
+    };
+    s.train.pooling = Pooling::LastNonPad;
+    s.train.shuffle = true;
+    s.train.grad_clip = Some(1.0);
+    s.perplexity.mode = PerplexityMode::Sliding {
+        window: 1024,
+        stride: 512,
+        max_tokens: 8192,
+    };
+    s.train.perplexity = s.perplexity.mode.clone();
+    for t in &mut s.tasks {
+        t.schedule = cosine.clone();
+    }
+    let s140 = &mut s.tasks[2];
+    s140.sentiment140_labels = Some("three-class".into());
+    s140.eval = data.join("sentiment140/random20k/sentiment140_sample.csv");
+    s.notes = vec![
+        "Pooling: last non-pad token (the reference pools the last position, often a pad token).".into(),
+        "Schedule: 10% linear warm-up then cosine over optimizer steps, for every task (the reference never leaves warm-up; Sentiment140 had a constant rate).".into(),
+        "Training examples are shuffled each epoch (seeded); the reference walks them in file order.".into(),
+        "Gradient norm clipped at 1.0 (the reference does not clip).".into(),
+        "Sentiment140: a true 3-class head (negative / neutral / positive) instead of `polarity // 4`, evaluated on the first 1,000 rows of a random 20k sample (balanced negative/positive) instead of the first 1,000 rows of the training file, which are all negative.".into(),
+        "Perplexity: sliding window of 1,024 tokens with stride 512 over the first 8,192 tokens of WikiText-2 test, instead of one window of the first 256 tokens.".into(),
+    ];
+    s
+}
