@@ -1,0 +1,212 @@
+//! The continual-learning engine end to end on the tiny fixture model and three synthetic
+//! tasks: the report's contents, metrics recomputed from its own matrix, adapter save → load,
+//! refusal on other weights, and a diverging run keeping its last good adapter.
+
+mod common;
+
+use burn::tensor::Device;
+use common::*;
+use curlora::adapters::{AdapterConfig, Method, store};
+use curlora::eval::PerplexityMode;
+use curlora::experiment::{Experiment, ExperimentSpec, TaskFormat, TaskSpec};
+use curlora::model::Gpt2;
+use curlora::train::{NoEvents, RunContext, RunStatus, Schedule, TaskModel, run_sequence};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("curlora-engine-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn spec() -> ExperimentSpec {
+    let mut s = curlora::presets::paper_gpt2_fixed(&PathBuf::from("/nonexistent"));
+    s.preset = None;
+    s.model = Some(fixture("tiny-gpt2"));
+    s.methods = vec![Method::Lora, Method::CurLora, Method::Full];
+    s.ranks = vec![4];
+    s.seeds = vec![1];
+    s.max_len = 16;
+    s.train.batch_size = 8;
+    s.train.lr = 5e-3;
+    s.train.snapshot_every = 2;
+    s.perplexity.text = fixture("tiny-gpt2/sample.txt");
+    s.perplexity.wikitext_rule = false;
+    s.perplexity.mode = PerplexityMode::FirstWindow { max_tokens: 64 };
+    s.train.perplexity = s.perplexity.mode.clone();
+    s.tasks = ["fruit", "mood", "count"]
+        .iter()
+        .map(|n| TaskSpec {
+            name: n.to_string(),
+            format: TaskFormat::Csv,
+            train: fixture(&format!("tasks/{n}.csv")),
+            eval: fixture(&format!("tasks/{n}.csv")),
+            train_rows: None,
+            eval_rows: None,
+            epochs: 2,
+            schedule: Schedule::WarmupCosine {
+                warmup_fraction: 0.1,
+            },
+            sentiment140_labels: None,
+            text_column: Some("text".into()),
+            text_b_column: None,
+            label_column: Some("label".into()),
+        })
+        .collect();
+    s.notes = vec![];
+    s
+}
+
+#[test]
+fn cli_run_writes_a_complete_report_whose_metrics_recompute() {
+    let dir = tmp("cli");
+    let cfg = dir.join("exp.toml");
+    std::fs::write(&cfg, spec().to_toml()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_curlora"))
+        .args(["--device", "cpu", "run", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(dir.join("out/report.json")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for k in ["model", "device", "tasks", "runs"] {
+        assert!(!r[k].is_null(), "report.json lacks `{k}`");
+    }
+    assert_eq!(r["tasks"], serde_json::json!(["fruit", "mood", "count"]));
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for run in runs {
+        for k in [
+            "method", "rank", "alpha", "seed", "trainable_params", "accuracy_matrix",
+            "majority_baseline", "perplexity", "metrics",
+        ] {
+            assert!(!run[k].is_null(), "run lacks `{k}`");
+        }
+        let m: Vec<Vec<Option<f64>>> = serde_json::from_value(run["accuracy_matrix"].clone()).unwrap();
+        assert_eq!(m.len(), 3);
+        for (i, row) in m.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                assert_eq!(v.is_some(), j <= i, "cell [{i}][{j}]");
+            }
+        }
+        assert_eq!(run["perplexity"].as_array().unwrap().len(), 4);
+        assert_eq!(run["majority_baseline"], serde_json::json!([0.5, 0.5, 0.5]));
+        // ACC, BWT and forgetting recomputed by hand from the matrix.
+        let f = |i: usize, j: usize| m[i][j].unwrap();
+        let acc = (f(2, 0) + f(2, 1) + f(2, 2)) / 3.0;
+        let bwt = ((f(2, 0) - f(0, 0)) + (f(2, 1) - f(1, 1))) / 2.0;
+        let forg = ((f(0, 0).max(f(1, 0)) - f(2, 0)) + (f(1, 1) - f(2, 1))) / 2.0;
+        let got = &run["metrics"];
+        assert!((got["acc"].as_f64().unwrap() - acc).abs() < 1e-12);
+        assert!((got["bwt"].as_f64().unwrap() - bwt).abs() < 1e-12);
+        assert!((got["forgetting"].as_f64().unwrap() - forg).abs() < 1e-12);
+    }
+    assert_eq!(runs[1]["method"], "curlora");
+    assert_eq!(runs[1]["trainable_params"], 2 * 4 * 4);
+    assert_eq!(runs[0]["trainable_params"], 2 * 4 * (32 + 96));
+    for f in ["report.csv", "report.md", "adapters/curlora-4-seed1.safetensors"] {
+        assert!(dir.join("out").join(f).exists(), "{f} missing");
+    }
+    let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
+    assert!(md.contains("majority-class baseline 0.5000"));
+}
+
+fn trained(method: Method, lr: f64) -> (Experiment, AdapterConfig, curlora::train::RunOutcome) {
+    let device = Device::flex().autodiff();
+    let mut s = spec();
+    s.tasks.truncate(1);
+    s.train.lr = lr;
+    let exp = Experiment::load(s, &device).unwrap();
+    let mut cfg = AdapterConfig::new(method, 4, 3);
+    cfg.targets = vec!["attn.c_attn".into(), "mlp.c_fc".into()];
+    let ctx = RunContext {
+        run: 0,
+        events: &NoEvents,
+        cancel: Arc::new(AtomicBool::new(false)),
+        device_name: "test".into(),
+    };
+    let out = run_sequence(&exp.base, &exp.tasks, &exp.heldout, &cfg, &exp.spec.train, &ctx).unwrap();
+    (exp, cfg, out)
+}
+
+#[test]
+fn adapters_save_and_load_to_identical_outputs() {
+    for method in [Method::CurLora, Method::Lora, Method::Full] {
+        let (exp, cfg, out) = trained(method, 1e-2);
+        assert_eq!(out.status, RunStatus::Completed);
+        let path = tmp(&format!("save-{method}")).join("a.safetensors");
+        let heads = vec![("fruit".to_string(), out.heads[0].clone())];
+        store::save(&path, &out.model, &cfg, &exp.base.weights_hash, &heads).unwrap();
+        let device = Device::flex();
+        let base = Gpt2::load(&fixture("tiny-gpt2"), &device).unwrap();
+        let hash = base.weights_hash.clone();
+        let loaded = store::load(&path, base, &hash).unwrap();
+        assert_eq!(loaded.meta.config, cfg);
+        let g = golden();
+        let ids = ids_tensor(&g.input_ids, &device);
+        let trained_model = TaskModel {
+            lm: out.model.clone(),
+            head: out.heads[0].clone(),
+        };
+        use burn::module::Module;
+        let a = to_vec(trained_model.lm.valid().logits(ids.clone()));
+        let b = to_vec(loaded.model.logits(ids.clone()));
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{method}: outputs differ after reload");
+        // The adapter really trained (so the comparison means something).
+        let base = Gpt2::load(&fixture("tiny-gpt2"), &device).unwrap();
+        let c = to_vec(base.logits(ids));
+        assert!(max_abs_diff(&a, &c) > 1e-6, "{method}: adapter had no effect");
+        let h1 = to_vec(out.heads[0].weight.val());
+        let h2 = to_vec(loaded.heads[0].1.weight.val());
+        assert_eq!(h1, h2);
+    }
+}
+
+#[test]
+fn adapter_is_refused_on_other_weights_and_accepted_on_the_same_weights_in_another_layout() {
+    let (exp, cfg, out) = trained(Method::CurLora, 1e-2);
+    let path = tmp("refuse").join("a.safetensors");
+    store::save(&path, &out.model, &cfg, &exp.base.weights_hash, &[]).unwrap();
+    // Same weights, other key layout: same hash, accepted.
+    let device = Device::flex();
+    let same = Gpt2::load(&fixture("tiny-gpt2-noprefix"), &device).unwrap();
+    let h = same.weights_hash.clone();
+    assert_eq!(h, exp.base.weights_hash);
+    assert!(store::load(&path, same, &h).is_ok());
+    // One weight changed: refused, naming the file.
+    let dir = tmp("other-weights");
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(fixture("tiny-gpt2").join(f), dir.join(f)).unwrap();
+    }
+    let bytes = std::fs::read(fixture("tiny-gpt2/model.safetensors")).unwrap();
+    let mut changed = bytes.clone();
+    let n = changed.len();
+    changed[n - 3] ^= 0x01; // a low mantissa bit of the last tensor's last value
+    std::fs::write(dir.join("model.safetensors"), changed).unwrap();
+    let other = Gpt2::load(&dir, &device).unwrap();
+    let h = other.weights_hash.clone();
+    let err = store::load(&path, other, &h).err().expect("must refuse").to_string();
+    assert!(err.contains("a.safetensors") && err.contains("other base weights"), "{err}");
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_good_adapter() {
+    let (_, _, out) = trained(Method::CurLora, 1e30);
+    match &out.status {
+        RunStatus::Diverged { message, .. } => {
+            assert!(message.contains("loss is") && message.contains("last good"), "{message}")
+        }
+        other => panic!("expected divergence, got {other:?}"),
+    }
+    for (_, layer) in out.model.modules() {
+        if let Some(c) = &layer.cur {
+            assert!(to_vec(c.u.val()).iter().all(|v| v.is_finite()), "kept U is not finite");
+        }
+    }
+}
