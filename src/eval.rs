@@ -60,8 +60,10 @@ pub enum PerplexityMode {
     /// The reference code: one window over the first `max_tokens` tokens.
     FirstWindow { max_tokens: usize },
     /// The standard sliding window (HF's perplexity guide): windows of `window` tokens moved
-    /// by `stride`; every token after the first is predicted exactly once, with up to
-    /// `window − stride` tokens of context carried over. Over the first `max_tokens` tokens.
+    /// by `stride`; each window scores only the tokens no earlier window scored, with up to
+    /// `window − stride` tokens of context carried over (as in HF, a window's first token is
+    /// never scored, so with `stride = window` one token per window goes unscored). Over the
+    /// first `max_tokens` tokens.
     Sliding {
         window: usize,
         stride: usize,
@@ -89,7 +91,13 @@ impl PerplexityMode {
 /// Sliding-window perplexity (see [`PerplexityMode::Sliding`]).
 pub fn sliding_window(model: &Gpt2, ids: &[u32], window: usize, stride: usize) -> Result<LmEval> {
     let n = ids.len();
-    let window = window.min(model.config.n_positions);
+    // A model with a shorter context than asked for keeps the same overlap ratio.
+    let ctx = model.config.n_positions;
+    let (window, stride) = if window > ctx {
+        (ctx, (stride * ctx / window).max(1))
+    } else {
+        (window, stride)
+    };
     if n < 2 || window < 2 || stride == 0 || stride > window {
         return Err(Error::config(format!(
             "sliding window needs ≥ 2 tokens (got {n}), window ≥ 2 (got {window}) and \
@@ -108,7 +116,10 @@ pub fn sliding_window(model: &Gpt2, ids: &[u32], window: usize, stride: usize) -
         let x = Tensor::<2, Int>::from_data(TensorData::new(data, [1, t]), &device);
         let logits = model.logits(x.clone());
         let v = logits.dims()[2];
-        let lp = burn::tensor::activation::log_softmax(logits.narrow(1, 0, t - 1).reshape([t - 1, v]), 1);
+        let lp = burn::tensor::activation::log_softmax(
+            logits.narrow(1, 0, t - 1).reshape([t - 1, v]),
+            1,
+        );
         let nll = lp
             .gather(1, x.narrow(1, 1, t - 1).reshape([t - 1, 1]))
             .neg()

@@ -169,7 +169,10 @@ fn read_split(spec: &TaskSpec, path: &Path, rows: Option<usize>) -> Result<Datas
             };
             let col = |c: &Option<String>, what: &str| {
                 c.clone().ok_or_else(|| {
-                    Error::config(format!("task `{}`: `{what}` is required for this format", spec.name))
+                    Error::config(format!(
+                        "task `{}`: `{what}` is required for this format",
+                        spec.name
+                    ))
                 })
             };
             let mut g = data::GenericSpec::new(
@@ -257,7 +260,14 @@ impl Experiment {
                 cancel: cancel.clone(),
                 device_name: device_name.to_string(),
             };
-            let outcome = run_sequence(&self.base, &self.tasks, &self.heldout, &cfg, &self.spec.train, &ctx)?;
+            let outcome = run_sequence(
+                &self.base,
+                &self.tasks,
+                &self.heldout,
+                &cfg,
+                &self.spec.train,
+                &ctx,
+            )?;
             let adapter_bytes = on_run(&cfg, &outcome)?;
             runs.push(RunReport::new(&cfg, &outcome, adapter_bytes));
         }
@@ -266,7 +276,11 @@ impl Experiment {
             device: device_name.to_string(),
             preset: self.spec.preset.clone(),
             tasks: self.tasks.iter().map(|t| t.name.clone()).collect(),
-            task_sizes: self.tasks.iter().map(|t| (t.train.len(), t.eval.len())).collect(),
+            task_sizes: self
+                .tasks
+                .iter()
+                .map(|t| (t.train.len(), t.eval.len()))
+                .collect(),
             runs,
             notes: self.spec.notes.clone(),
             experiment: self.spec.clone(),

@@ -120,7 +120,9 @@ impl Report {
     pub fn write(&self, dir: &Path) -> Result<()> {
         write_atomic(
             &dir.join("report.json"),
-            serde_json::to_string_pretty(self).expect("serializable").as_bytes(),
+            serde_json::to_string_pretty(self)
+                .expect("serializable")
+                .as_bytes(),
         )?;
         write_atomic(&dir.join("report.csv"), self.csv().as_bytes())?;
         write_atomic(&dir.join("report.md"), self.markdown().as_bytes())?;
@@ -162,7 +164,11 @@ impl Report {
             );
             for i in 0..t {
                 for j in 0..=i {
-                    let _ = write!(s, ",{}", opt(r.accuracy_matrix.get(i).and_then(|row| row[j])));
+                    let _ = write!(
+                        s,
+                        ",{}",
+                        opt(r.accuracy_matrix.get(i).and_then(|row| row[j]))
+                    );
                 }
             }
             s.push('\n');
@@ -189,11 +195,24 @@ impl Report {
         if let Some(p) = &self.preset {
             let _ = writeln!(s, "- preset: `{p}`");
         }
-        let seeds: Vec<String> = self.experiment.seeds.iter().map(|x| x.to_string()).collect();
-        let _ = writeln!(s, "- seeds: {} (tables show mean ± sd over seeds)", seeds.join(", "));
+        let seeds: Vec<String> = self
+            .experiment
+            .seeds
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        let _ = writeln!(
+            s,
+            "- seeds: {} (tables show mean ± sd over seeds)",
+            seeds.join(", ")
+        );
         for (k, name) in self.tasks.iter().enumerate() {
             let (tr, ev) = self.task_sizes[k];
-            let base = self.runs.first().map(|r| r.majority_baseline[k]).unwrap_or(0.0);
+            let base = self
+                .runs
+                .first()
+                .map(|r| r.majority_baseline[k])
+                .unwrap_or(0.0);
             let _ = writeln!(
                 s,
                 "- task {}: `{name}`: {tr} training / {ev} evaluation examples, majority-class baseline {base:.4}",
@@ -219,7 +238,12 @@ impl Report {
             }
             let _ = writeln!(s);
         };
-        row(&mut s, "trainable parameters", &|r| r.trainable_params as f64, 0);
+        row(
+            &mut s,
+            "trainable parameters",
+            &|r| r.trainable_params as f64,
+            0,
+        );
         row(&mut s, "initial perplexity", &|r| r.perplexity[0], 2);
         for i in 0..t {
             for j in 0..=i {
@@ -244,7 +268,12 @@ impl Report {
         }
         row(&mut s, "ACC", &|r| r.metrics.acc.unwrap_or(f64::NAN), 4);
         row(&mut s, "BWT", &|r| r.metrics.bwt.unwrap_or(f64::NAN), 4);
-        row(&mut s, "forgetting", &|r| r.metrics.forgetting.unwrap_or(f64::NAN), 4);
+        row(
+            &mut s,
+            "forgetting",
+            &|r| r.metrics.forgetting.unwrap_or(f64::NAN),
+            4,
+        );
         row(&mut s, "steps per second", &|r| r.steps_per_second, 2);
         let _ = writeln!(s);
         // Constant predictors.
@@ -274,11 +303,26 @@ impl Report {
             }
         }
         let _ = writeln!(s, "## What the metrics mean\n");
-        let _ = writeln!(s, "- Accuracy cells: accuracy on a task's evaluation split, using that task's own head, after training the task named in brackets. Compare with the majority-class baseline above.");
-        let _ = writeln!(s, "- ACC = (1/T) Σ_j R[T−1][j]: average accuracy over all tasks at the end.");
-        let _ = writeln!(s, "- BWT = 1/(T−1) Σ_{{j<T−1}} (R[T−1][j] − R[j][j]): negative means later tasks hurt earlier ones (Lopez-Paz & Ranzato 2017).");
-        let _ = writeln!(s, "- forgetting = 1/(T−1) Σ_{{j<T−1}} max_{{l<T−1}} (R[l][j] − R[T−1][j]) (Chaudhry et al. 2018).");
-        let _ = writeln!(s, "- Perplexity: held-out next-token perplexity of the language model with its original LM head; its rise measures forgetting of general language ability.");
+        let _ = writeln!(
+            s,
+            "- Accuracy cells: accuracy on a task's evaluation split, using that task's own head, after training the task named in brackets. Compare with the majority-class baseline above."
+        );
+        let _ = writeln!(
+            s,
+            "- ACC = (1/T) Σ_j R[T−1][j]: average accuracy over all tasks at the end."
+        );
+        let _ = writeln!(
+            s,
+            "- BWT = 1/(T−1) Σ_{{j<T−1}} (R[T−1][j] − R[j][j]): negative means later tasks hurt earlier ones (Lopez-Paz & Ranzato 2017)."
+        );
+        let _ = writeln!(
+            s,
+            "- forgetting = 1/(T−1) Σ_{{j<T−1}} max_{{l<T−1}} (R[l][j] − R[T−1][j]) (Chaudhry et al. 2018)."
+        );
+        let _ = writeln!(
+            s,
+            "- Perplexity: held-out next-token perplexity of the language model with its original LM head; its rise measures forgetting of general language ability."
+        );
         if !self.notes.is_empty() {
             let _ = writeln!(s, "\n## Protocol notes\n");
             for n in &self.notes {

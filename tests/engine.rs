@@ -72,7 +72,11 @@ fn cli_run_writes_a_complete_report_whose_metrics_recompute() {
         .arg(dir.join("out"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(dir.join("out/report.json")).unwrap();
     let r: serde_json::Value = serde_json::from_str(&text).unwrap();
     for k in ["model", "device", "tasks", "runs"] {
@@ -83,12 +87,20 @@ fn cli_run_writes_a_complete_report_whose_metrics_recompute() {
     assert_eq!(runs.len(), 3);
     for run in runs {
         for k in [
-            "method", "rank", "alpha", "seed", "trainable_params", "accuracy_matrix",
-            "majority_baseline", "perplexity", "metrics",
+            "method",
+            "rank",
+            "alpha",
+            "seed",
+            "trainable_params",
+            "accuracy_matrix",
+            "majority_baseline",
+            "perplexity",
+            "metrics",
         ] {
             assert!(!run[k].is_null(), "run lacks `{k}`");
         }
-        let m: Vec<Vec<Option<f64>>> = serde_json::from_value(run["accuracy_matrix"].clone()).unwrap();
+        let m: Vec<Vec<Option<f64>>> =
+            serde_json::from_value(run["accuracy_matrix"].clone()).unwrap();
         assert_eq!(m.len(), 3);
         for (i, row) in m.iter().enumerate() {
             for (j, v) in row.iter().enumerate() {
@@ -110,7 +122,11 @@ fn cli_run_writes_a_complete_report_whose_metrics_recompute() {
     assert_eq!(runs[1]["method"], "curlora");
     assert_eq!(runs[1]["trainable_params"], 2 * 4 * 4);
     assert_eq!(runs[0]["trainable_params"], 2 * 4 * (32 + 96));
-    for f in ["report.csv", "report.md", "adapters/curlora-4-seed1.safetensors"] {
+    for f in [
+        "report.csv",
+        "report.md",
+        "adapters/curlora-4-seed1.safetensors",
+    ] {
         assert!(dir.join("out").join(f).exists(), "{f} missing");
     }
     let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
@@ -131,7 +147,15 @@ fn trained(method: Method, lr: f64) -> (Experiment, AdapterConfig, curlora::trai
         cancel: Arc::new(AtomicBool::new(false)),
         device_name: "test".into(),
     };
-    let out = run_sequence(&exp.base, &exp.tasks, &exp.heldout, &cfg, &exp.spec.train, &ctx).unwrap();
+    let out = run_sequence(
+        &exp.base,
+        &exp.tasks,
+        &exp.heldout,
+        &cfg,
+        &exp.spec.train,
+        &ctx,
+    )
+    .unwrap();
     (exp, cfg, out)
 }
 
@@ -157,11 +181,17 @@ fn adapters_save_and_load_to_identical_outputs() {
         use burn::module::Module;
         let a = to_vec(trained_model.lm.valid().logits(ids.clone()));
         let b = to_vec(loaded.model.logits(ids.clone()));
-        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "{method}: outputs differ after reload");
+        assert!(
+            a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{method}: outputs differ after reload"
+        );
         // The adapter really trained (so the comparison means something).
         let base = Gpt2::load(&fixture("tiny-gpt2"), &device).unwrap();
         let c = to_vec(base.logits(ids));
-        assert!(max_abs_diff(&a, &c) > 1e-6, "{method}: adapter had no effect");
+        assert!(
+            max_abs_diff(&a, &c) > 1e-6,
+            "{method}: adapter had no effect"
+        );
         let h1 = to_vec(out.heads[0].weight.val());
         let h2 = to_vec(loaded.heads[0].1.weight.val());
         assert_eq!(h1, h2);
@@ -191,8 +221,14 @@ fn adapter_is_refused_on_other_weights_and_accepted_on_the_same_weights_in_anoth
     std::fs::write(dir.join("model.safetensors"), changed).unwrap();
     let other = Gpt2::load(&dir, &device).unwrap();
     let h = other.weights_hash.clone();
-    let err = store::load(&path, other, &h).err().expect("must refuse").to_string();
-    assert!(err.contains("a.safetensors") && err.contains("other base weights"), "{err}");
+    let err = store::load(&path, other, &h)
+        .err()
+        .expect("must refuse")
+        .to_string();
+    assert!(
+        err.contains("a.safetensors") && err.contains("other base weights"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -200,13 +236,19 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_good_adapter() {
     let (_, _, out) = trained(Method::CurLora, 1e30);
     match &out.status {
         RunStatus::Diverged { message, .. } => {
-            assert!(message.contains("loss is") && message.contains("last good"), "{message}")
+            assert!(
+                message.contains("loss is") && message.contains("last good"),
+                "{message}"
+            )
         }
         other => panic!("expected divergence, got {other:?}"),
     }
     for (_, layer) in out.model.modules() {
         if let Some(c) = &layer.cur {
-            assert!(to_vec(c.u.val()).iter().all(|v| v.is_finite()), "kept U is not finite");
+            assert!(
+                to_vec(c.u.val()).iter().all(|v| v.is_finite()),
+                "kept U is not finite"
+            );
         }
     }
 }

@@ -85,3 +85,32 @@ fn zero_adapters_give_exactly_the_base_model() {
         );
     }
 }
+
+/// Sliding-window perplexity against the single-window one: one window covering everything
+/// equals it exactly, and non-overlapping windows average the per-window losses weighted by
+/// the tokens each one scores.
+#[test]
+fn sliding_window_perplexity_matches_hand_computation() {
+    let g = golden();
+    let model = Gpt2::load(&fixture("tiny-gpt2"), &Device::flex()).unwrap();
+    let ids = &g.eval_ids[..40];
+    let one = curlora::eval::first_window(&model, ids, 40).unwrap();
+    let s = curlora::eval::sliding_window(&model, ids, 64, 32).unwrap();
+    assert!(
+        (s.loss - one.loss).abs() < 1e-6,
+        "{} vs {}",
+        s.loss,
+        one.loss
+    );
+    let chunk = |a: usize, b: usize| {
+        curlora::eval::first_window(&model, &ids[a..b], 64)
+            .unwrap()
+            .loss
+    };
+    let expected = (15.0 * chunk(0, 16) + 15.0 * chunk(16, 32) + 7.0 * chunk(32, 40)) / 37.0;
+    let s = curlora::eval::sliding_window(&model, ids, 16, 16).unwrap();
+    assert!((s.loss - expected).abs() < 1e-5, "{} vs {expected}", s.loss);
+    // Overlapping windows give each scored token more context than disjoint ones.
+    let overlap = curlora::eval::sliding_window(&model, ids, 16, 8).unwrap();
+    assert!(overlap.loss.is_finite() && overlap.tokens == 40);
+}

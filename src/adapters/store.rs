@@ -88,7 +88,12 @@ pub fn save(
     };
     let views: Vec<(String, TensorView)> = tensors
         .iter()
-        .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("consistent")))
+        .map(|(n, s, b)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).expect("consistent"),
+            )
+        })
         .collect();
     let mut md = HashMap::new();
     md.insert(
@@ -144,12 +149,20 @@ pub fn load(path: &Path, base: Gpt2, base_hash: &str) -> Result<Loaded> {
         let view = st
             .tensor(key)
             .map_err(|_| Error::tensor(path, key, "missing from the adapter file"))?;
-        let s2 = if shape.len() == 1 { vec![1, shape[0]] } else { shape.to_vec() };
+        let s2 = if shape.len() == 1 {
+            vec![1, shape[0]]
+        } else {
+            shape.to_vec()
+        };
         if view.shape() != shape || view.dtype() != Dtype::F32 {
             return Err(Error::tensor(
                 path,
                 key,
-                format!("{:?} {:?}, expected F32 {shape:?}", view.dtype(), view.shape()),
+                format!(
+                    "{:?} {:?}, expected F32 {shape:?}",
+                    view.dtype(),
+                    view.shape()
+                ),
             ));
         }
         let v: Vec<f32> = view
@@ -157,7 +170,10 @@ pub fn load(path: &Path, base: Gpt2, base_hash: &str) -> Result<Loaded> {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        Ok(Tensor::from_data(TensorData::new(v, [s2[0], s2[1]]), &device))
+        Ok(Tensor::from_data(
+            TensorData::new(v, [s2[0], s2[1]]),
+            &device,
+        ))
     };
     // Rebuilding from the same config and seed redraws the same indices; check that it did.
     let (mut model, selections) = base.with_adapters(&meta.config)?;

@@ -117,7 +117,11 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let cancel = Arc::new(AtomicBool::new(false));
     let mut diverged = Vec::new();
     let report = exp.run(&dev.description, &tx, cancel, |cfg, outcome| {
-        let name = format!("{}-seed{}.safetensors", label(cfg.method, cfg.rank), cfg.seed);
+        let name = format!(
+            "{}-seed{}.safetensors",
+            label(cfg.method, cfg.rank),
+            cfg.seed
+        );
         let heads: Vec<_> = exp
             .tasks
             .iter()
@@ -140,9 +144,16 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let _ = printer.join();
     report.write(&out)?;
     println!("{}", report.markdown());
-    eprintln!("wrote {}/report.json, report.csv, report.md and adapters/", out.display());
+    eprintln!(
+        "wrote {}/report.json, report.csv, report.md and adapters/",
+        out.display()
+    );
     if !diverged.is_empty() {
-        anyhow::bail!("{} run(s) diverged: {}", diverged.len(), diverged.join("; "));
+        anyhow::bail!(
+            "{} run(s) diverged: {}",
+            diverged.len(),
+            diverged.join("; ")
+        );
     }
     Ok(())
 }
@@ -162,7 +173,9 @@ fn print_events(rx: std::sync::mpsc::Receiver<Event>) {
                 ..
             } => {
                 label_now = label(method, rank);
-                eprintln!("run {run}: {label_now} seed {seed}, {trainable_params} trainable parameters");
+                eprintln!(
+                    "run {run}: {label_now} seed {seed}, {trainable_params} trainable parameters"
+                );
             }
             Event::TaskStart { name, steps, .. } => {
                 steps_total = steps;
@@ -170,8 +183,11 @@ fn print_events(rx: std::sync::mpsc::Receiver<Event>) {
             }
             Event::Step { step, loss, lr, .. } => {
                 let every = (steps_total / 10).max(1);
-                if step % every == 0 || step + 1 == steps_total {
-                    eprintln!("    [{label_now}] step {:>5}/{steps_total}  loss {loss:.4}  lr {lr:.2e}", step + 1);
+                if step.is_multiple_of(every) || step + 1 == steps_total {
+                    eprintln!(
+                        "    [{label_now}] step {:>5}/{steps_total}  loss {loss:.4}  lr {lr:.2e}",
+                        step + 1
+                    );
                 }
             }
             Event::Eval {
@@ -191,7 +207,11 @@ fn print_events(rx: std::sync::mpsc::Receiver<Event>) {
                     task + 1
                 );
             }
-            Event::Perplexity { after_task, perplexity, .. } => match after_task {
+            Event::Perplexity {
+                after_task,
+                perplexity,
+                ..
+            } => match after_task {
                 None => eprintln!("  held-out perplexity before training: {perplexity:.3}"),
                 Some(t) => eprintln!("    perplexity after task {}: {perplexity:.3}", t + 1),
             },

@@ -95,7 +95,11 @@ pub enum RunStatus {
     Completed,
     Cancelled,
     /// A non-finite loss stopped the run; the model kept is the last one with a finite loss.
-    Diverged { task: usize, step: usize, message: String },
+    Diverged {
+        task: usize,
+        step: usize,
+        message: String,
+    },
 }
 
 /// Everything a run produced.
@@ -183,7 +187,10 @@ pub fn run_sequence(
 
     'tasks: for (ti, task) in tasks.iter().enumerate() {
         if task.train.is_empty() || task.eval.is_empty() {
-            return Err(Error::config(format!("task `{}` has an empty split", task.name)));
+            return Err(Error::config(format!(
+                "task `{}` has an empty split",
+                task.name
+            )));
         }
         let mut head_rng = Rng::for_name(adapter.seed, &format!("head:{ti}"));
         let head = Head::new(base.config.n_embd, task.num_classes, &mut head_rng, &device);
@@ -194,7 +201,10 @@ pub fn run_sequence(
             .with_beta_2(cfg.beta2 as f32)
             .with_epsilon(cfg.eps as f32)
             .with_weight_decay(cfg.weight_decay as f32)
-            .with_grad_clipping(cfg.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32)))
+            .with_grad_clipping(
+                cfg.grad_clip
+                    .map(|c| GradientClippingConfig::Norm(c as f32)),
+            )
             .init();
         let per_epoch = task.train.len().div_ceil(cfg.batch_size);
         let total_steps = per_epoch * task.epochs;
@@ -260,7 +270,7 @@ pub fn run_sequence(
                 model = optim.step(lr, model, grads);
                 step += 1;
                 global_step += 1;
-                if cfg.snapshot_every > 0 && step % cfg.snapshot_every == 0 {
+                if cfg.snapshot_every > 0 && step.is_multiple_of(cfg.snapshot_every) {
                     snapshots(&model.lm, run, ti, global_step, ctx.events);
                 }
             }
@@ -320,7 +330,12 @@ pub fn run_sequence(
 }
 
 /// Argmax class of every example, in batches, without autodiff.
-pub fn predict(model: &TaskModel, data: &[Encoded], pad_id: u32, cfg: &TrainConfig) -> Result<Vec<usize>> {
+pub fn predict(
+    model: &TaskModel,
+    data: &[Encoded],
+    pad_id: u32,
+    cfg: &TrainConfig,
+) -> Result<Vec<usize>> {
     let device = model.lm.wte.val().device();
     let mut preds = Vec::with_capacity(data.len());
     for chunk in data.chunks(cfg.eval_batch_size) {
@@ -338,7 +353,10 @@ pub fn predict(model: &TaskModel, data: &[Encoded], pad_id: u32, cfg: &TrainConf
             let best = row
                 .iter()
                 .enumerate()
-                .fold((0, f32::NEG_INFINITY), |acc, (k, &x)| if x > acc.1 { (k, x) } else { acc });
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |acc, (k, &x)| if x > acc.1 { (k, x) } else { acc },
+                );
             preds.push(best.0);
         }
     }
@@ -349,13 +367,12 @@ pub fn predict(model: &TaskModel, data: &[Encoded], pad_id: u32, cfg: &TrainConf
 fn snapshots(lm: &Gpt2, run: usize, task: usize, global_step: usize, events: &dyn EventSink) {
     for (module, layer) in lm.modules() {
         if let Some(c) = &layer.cur {
-            let u = c
-                .u
-                .val()
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .unwrap_or_default();
+            let u =
+                c.u.val()
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap_or_default();
             let norm = u.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
             events.emit(Event::AdapterSnapshot {
                 run,

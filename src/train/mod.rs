@@ -7,7 +7,9 @@ pub mod events;
 pub mod head;
 pub mod schedule;
 
-pub use engine::{RunContext, RunOutcome, RunStatus, TaskData, TaskModel, TrainConfig, run_sequence};
+pub use engine::{
+    RunContext, RunOutcome, RunStatus, TaskData, TaskModel, TrainConfig, run_sequence,
+};
 pub use events::{Event, EventSink, NoEvents};
 pub use head::{Head, Pooling};
 pub use schedule::Schedule;
