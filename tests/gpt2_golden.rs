@@ -19,6 +19,7 @@ fn check_logits(dir: &str) {
     let diff_h = max_abs_diff(&to_vec(hidden.clone()), &g.hidden_last);
     let logits = to_vec(model.lm_logits(hidden));
     let diff = max_abs_diff(&logits, &g.logits);
+    eprintln!("{dir}: max |Δ| vs HF: logits {diff:.2e}, hidden {diff_h:.2e}");
     assert!(diff_h <= TOL, "{dir}: hidden max |Δ| = {diff_h}");
     assert!(diff <= TOL, "{dir}: logits max |Δ| = {diff}");
     let loss = model.lm_loss(ids).into_scalar::<f32>() as f64;
