@@ -94,6 +94,9 @@ pub struct ExperimentSpec {
     pub train: TrainConfig,
     pub perplexity: PerplexitySpec,
     pub tasks: Vec<TaskSpec>,
+    /// Skip malformed data rows (and report how many) instead of stopping at the first.
+    #[serde(default)]
+    pub skip_bad_rows: bool,
     /// How this set-up differs from the reference protocol (printed in report.md).
     #[serde(default)]
     pub notes: Vec<String>,
@@ -143,11 +146,16 @@ impl ExperimentSpec {
 }
 
 /// Reads one task's split.
-fn read_split(spec: &TaskSpec, path: &Path, rows: Option<usize>) -> Result<Dataset> {
-    let opts = LoadOptions::strict();
-    let (ds, _) = match spec.format {
-        TaskFormat::Mrpc => data::read_mrpc(path, &opts)?,
-        TaskFormat::Sst2 => data::read_sst2(path, &opts)?,
+fn read_split(
+    spec: &TaskSpec,
+    path: &Path,
+    rows: Option<usize>,
+    opts: LoadOptions,
+) -> Result<(Dataset, data::LoadReport)> {
+    let opts = &opts;
+    let (ds, report) = match spec.format {
+        TaskFormat::Mrpc => data::read_mrpc(path, opts)?,
+        TaskFormat::Sst2 => data::read_sst2(path, opts)?,
         TaskFormat::Sentiment140 => {
             let labels = match spec.sentiment140_labels.as_deref() {
                 None | Some("reference") => Sentiment140Labels::Reference,
@@ -159,7 +167,7 @@ fn read_split(spec: &TaskSpec, path: &Path, rows: Option<usize>) -> Result<Datas
                     )));
                 }
             };
-            data::read_sentiment140(path, labels, &opts)?
+            data::read_sentiment140(path, labels, opts)?
         }
         TaskFormat::Csv | TaskFormat::Tsv | TaskFormat::Jsonl => {
             let format = match spec.format {
@@ -181,13 +189,14 @@ fn read_split(spec: &TaskSpec, path: &Path, rows: Option<usize>) -> Result<Datas
                 col(&spec.label_column, "label_column")?.as_str(),
             );
             g.text_b = spec.text_b_column.as_deref().map(Into::into);
-            data::read_generic(path, &g, &opts)?
+            data::read_generic(path, &g, opts)?
         }
     };
-    Ok(match rows {
+    let ds = match rows {
         Some(n) => ds.take(n),
         None => ds,
-    })
+    };
+    Ok((ds, report))
 }
 
 /// An experiment with its model, tokenizer, tasks and held-out text loaded.
@@ -197,6 +206,8 @@ pub struct Experiment {
     pub base: Gpt2,
     pub tasks: Vec<TaskData>,
     pub heldout: Vec<u32>,
+    /// Malformed rows skipped per file (only with `skip_bad_rows`), with the first problem.
+    pub skipped: Vec<(PathBuf, usize, Option<String>)>,
 }
 
 impl Experiment {
@@ -213,9 +224,20 @@ impl Experiment {
             Some(s) => PairEncoding::Separator(s.clone()),
         };
         let mut tasks = Vec::new();
+        let mut skipped = Vec::new();
+        let opts = if spec.skip_bad_rows {
+            LoadOptions::skip_bad_rows()
+        } else {
+            LoadOptions::strict()
+        };
         for t in &spec.tasks {
-            let train = read_split(t, &t.train, t.train_rows)?;
-            let eval = read_split(t, &t.eval, t.eval_rows)?;
+            let (train, r1) = read_split(t, &t.train, t.train_rows, opts)?;
+            let (eval, r2) = read_split(t, &t.eval, t.eval_rows, opts)?;
+            for (path, r) in [(&t.train, r1), (&t.eval, r2)] {
+                if r.skipped > 0 {
+                    skipped.push((path.clone(), r.skipped, r.first_error));
+                }
+            }
             let max_len = spec.max_len.min(base.config.n_positions);
             tasks.push(TaskData {
                 name: t.name.clone(),
@@ -240,6 +262,7 @@ impl Experiment {
             base,
             tasks,
             heldout,
+            skipped,
         })
     }
 
@@ -282,7 +305,19 @@ impl Experiment {
                 .map(|t| (t.train.len(), t.eval.len()))
                 .collect(),
             runs,
-            notes: self.spec.notes.clone(),
+            notes: self
+                .spec
+                .notes
+                .iter()
+                .cloned()
+                .chain(self.skipped.iter().map(|(p, n, first)| {
+                    format!(
+                        "{}: {n} malformed rows skipped (first: {})",
+                        p.display(),
+                        first.as_deref().unwrap_or("?")
+                    )
+                }))
+                .collect(),
             experiment: self.spec.clone(),
         })
     }

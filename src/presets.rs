@@ -107,6 +107,7 @@ pub fn paper_gpt2(data: &Path) -> ExperimentSpec {
                 label_column: None,
             },
         ],
+        skip_bad_rows: false,
         notes: vec![
             "Reference protocol, reproduced with its quirks: last-position pooling with right padding (often a pad token), a schedule that never leaves warm-up, Sentiment140 labels `polarity // 4` (neutral counted as negative), and a Sentiment140 evaluation set that is all label 0 (its accuracy measures how often class 0 is predicted).".into(),
             "Differences from the reference code: sampling is seeded (the reference's numpy RNG is unseeded); heads are initialised from our own seeded generator rather than torch.manual_seed(1311); GPT-2's dropout is not applied during training.".into(),

@@ -252,3 +252,44 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_good_adapter() {
         }
     }
 }
+
+#[test]
+fn malformed_rows_stop_the_run_unless_skipped_and_reported() {
+    let dir = tmp("badrows");
+    let mut text = std::fs::read_to_string(fixture("tasks/fruit.csv")).unwrap();
+    text.push_str("a row without a label field\n");
+    let bad = dir.join("fruit-bad.csv");
+    std::fs::write(&bad, text).unwrap();
+    let mut s = spec();
+    s.methods = vec![Method::CurLora];
+    s.tasks.truncate(1);
+    s.tasks[0].train = bad.clone();
+    let cfg = dir.join("exp.toml");
+    std::fs::write(&cfg, s.to_toml()).unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_curlora"))
+            .args(["--device", "cpu", "run", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(dir.join("out"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("fruit-bad.csv") && err.contains("line 34"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+    let out = run(&["--skip-bad-rows"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
+    assert!(md.contains("1 malformed rows skipped"), "{md}");
+}

@@ -44,6 +44,9 @@ pub struct RunArgs {
     pub batch_size: Option<usize>,
     #[arg(long, default_value = "runs/latest")]
     pub out: PathBuf,
+    /// Skip malformed data rows (reporting how many) instead of stopping at the first.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
     /// Print the experiment as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -88,6 +91,9 @@ fn spec(args: &RunArgs) -> anyhow::Result<ExperimentSpec> {
     if let Some(b) = args.batch_size {
         s.train.batch_size = b;
     }
+    if args.skip_bad_rows {
+        s.skip_bad_rows = true;
+    }
     s.train.perplexity = s.perplexity.mode.clone();
     Ok(s)
 }
@@ -101,6 +107,13 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = curlora::device::select(choice)?;
     eprintln!("device: {}", dev.description);
     let exp = Experiment::load(spec, &dev.device.clone().autodiff())?;
+    for (path, n, first) in &exp.skipped {
+        eprintln!(
+            "warning: {}: skipped {n} malformed rows (first: {})",
+            path.display(),
+            first.as_deref().unwrap_or("?")
+        );
+    }
     for t in &exp.tasks {
         eprintln!(
             "task {}: {} train / {} eval, {} classes, majority baseline {:.4}",
