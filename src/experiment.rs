@@ -292,7 +292,11 @@ impl Experiment {
                 &ctx,
             )?;
             let adapter_bytes = on_run(&cfg, &outcome)?;
+            let cancelled = outcome.status == crate::train::RunStatus::Cancelled;
             runs.push(RunReport::new(&cfg, &outcome, adapter_bytes));
+            if cancelled {
+                break;
+            }
         }
         Ok(Report {
             model: self.model_dir.display().to_string(),

@@ -12,6 +12,7 @@ fn main() {
         Some(Command::Select(a)) => cli::select::run(a, cli.device),
         Some(Command::Eval(a)) => cli::eval::run(a, cli.device),
         Some(Command::Run(a)) => cli::run::run(a, cli.device),
+        Some(Command::Pretrain(a)) => cli::pretrain::run(a, cli.device),
         // The desktop app will open here; until it lands, show where we run and what to do.
         None => cli::info::run(&cli::info::InfoArgs { json: false }, cli.device).map(|()| {
             println!();

@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod info;
+pub mod pretrain;
 pub mod run;
 pub mod select;
 
@@ -36,4 +37,7 @@ pub enum Command {
     /// Fine-tune on a sequence of tasks with LoRA / CURLoRA / full fine-tuning and measure
     /// forgetting; writes report.json, report.csv, report.md and the adapters.
     Run(run::RunArgs),
+    /// Train a byte-level BPE tokenizer and a GPT-2 from scratch on text files; writes an HF
+    /// model folder that every command loads.
+    Pretrain(pretrain::PretrainArgs),
 }

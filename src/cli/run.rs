@@ -128,6 +128,14 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let printer = std::thread::spawn(move || print_events(rx));
     let out = args.out.clone();
     let cancel = Arc::new(AtomicBool::new(false));
+    {
+        // Ctrl-C stops after the current batch; what was done is still reported and saved.
+        let cancel = cancel.clone();
+        let _ = ctrlc::set_handler(move || {
+            eprintln!("\ninterrupted: finishing the current step, then writing the report");
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
     let mut diverged = Vec::new();
     let report = exp.run(&dev.description, &tx, cancel, |cfg, outcome| {
         let name = format!(
@@ -156,10 +164,12 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     drop(tx);
     let _ = printer.join();
     report.write(&out)?;
+    let plots = curlora::plots::write_all(&report, &out)?;
     println!("{}", report.markdown());
     eprintln!(
-        "wrote {}/report.json, report.csv, report.md and adapters/",
-        out.display()
+        "wrote {0}/report.json, report.csv, report.md, {1} PNG plots and {0}/adapters/",
+        out.display(),
+        plots.len()
     );
     if !diverged.is_empty() {
         anyhow::bail!(
@@ -171,10 +181,20 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Progress on stderr, driven only by the engine's events.
+/// Progress bars on stderr, driven only by the engine's events.
 fn print_events(rx: std::sync::mpsc::Receiver<Event>) {
-    let mut steps_total = 0;
+    use indicatif::{ProgressBar, ProgressStyle};
+    let style = ProgressStyle::with_template(
+        "  {prefix:>22} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+    )
+    .expect("valid template")
+    .progress_chars("=> ");
+    let mut bar: Option<ProgressBar> = None;
     let mut label_now = String::new();
+    let say = |bar: &Option<ProgressBar>, line: String| match bar {
+        Some(b) => b.println(line),
+        None => eprintln!("{line}"),
+    };
     for e in rx {
         match e {
             Event::RunStart {
@@ -191,16 +211,19 @@ fn print_events(rx: std::sync::mpsc::Receiver<Event>) {
                 );
             }
             Event::TaskStart { name, steps, .. } => {
-                steps_total = steps;
-                eprintln!("  task {name}: {steps} steps");
+                let b = ProgressBar::new(steps as u64).with_style(style.clone());
+                b.set_prefix(format!("{label_now} {name}"));
+                bar = Some(b);
             }
-            Event::Step { step, loss, lr, .. } => {
-                let every = (steps_total / 10).max(1);
-                if step.is_multiple_of(every) || step + 1 == steps_total {
-                    eprintln!(
-                        "    [{label_now}] step {:>5}/{steps_total}  loss {loss:.4}  lr {lr:.2e}",
-                        step + 1
-                    );
+            Event::Step { loss, lr, .. } => {
+                if let Some(b) = &bar {
+                    b.set_message(format!("loss {loss:.4} lr {lr:.1e}"));
+                    b.inc(1);
+                }
+            }
+            Event::TaskEnd { .. } => {
+                if let Some(b) = bar.take() {
+                    b.finish();
                 }
             }
             Event::Eval {
@@ -214,10 +237,13 @@ fn print_events(rx: std::sync::mpsc::Receiver<Event>) {
                 let flag = constant_predictor
                     .map(|(c, s)| format!("  (constant: class {c} for {:.0}%)", s * 100.0))
                     .unwrap_or_default();
-                eprintln!(
-                    "    after task {} → task {}: accuracy {accuracy:.4} (majority {majority_baseline:.4}){flag}",
-                    after_task + 1,
-                    task + 1
+                say(
+                    &bar,
+                    format!(
+                        "    after task {} → task {}: accuracy {accuracy:.4} (majority {majority_baseline:.4}){flag}",
+                        after_task + 1,
+                        task + 1
+                    ),
                 );
             }
             Event::Perplexity {
@@ -225,10 +251,21 @@ fn print_events(rx: std::sync::mpsc::Receiver<Event>) {
                 perplexity,
                 ..
             } => match after_task {
-                None => eprintln!("  held-out perplexity before training: {perplexity:.3}"),
-                Some(t) => eprintln!("    perplexity after task {}: {perplexity:.3}", t + 1),
+                None => say(
+                    &bar,
+                    format!("  held-out perplexity before training: {perplexity:.3}"),
+                ),
+                Some(t) => say(
+                    &bar,
+                    format!("    perplexity after task {}: {perplexity:.3}", t + 1),
+                ),
             },
-            Event::Error { message, .. } => eprintln!("  error: {message}"),
+            Event::Error { message, .. } => {
+                if let Some(b) = bar.take() {
+                    b.abandon();
+                }
+                eprintln!("  error: {message}");
+            }
             _ => {}
         }
     }
