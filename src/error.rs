@@ -12,6 +12,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A file exists but its content is not what we expected.
     #[error("{path}: {detail}")]
     Format { path: PathBuf, detail: String },
@@ -38,6 +44,13 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn write(path: &Path, source: std::io::Error) -> Self {
+        Error::Write {
             path: path.to_path_buf(),
             source,
         }

@@ -104,6 +104,13 @@ pub fn sliding_window(model: &Gpt2, ids: &[u32], window: usize, stride: usize) -
              1 ≤ stride ≤ window (got {stride})"
         )));
     }
+    let vocab = model.config.vocab_size;
+    if let Some(bad) = ids.iter().find(|&&i| i as usize >= vocab) {
+        return Err(Error::config(format!(
+            "token id {bad} is outside the model's vocabulary of {vocab}: \
+             tokenizer and model do not match"
+        )));
+    }
     let device = model.wte.val().device();
     let mut total = 0f64;
     let mut count = 0usize;
@@ -111,6 +118,10 @@ pub fn sliding_window(model: &Gpt2, ids: &[u32], window: usize, stride: usize) -
     let mut begin = 0;
     loop {
         let end = (begin + window).min(n);
+        if end - begin < 2 {
+            // A one-token tail: its only token is a window's first, which is never scored.
+            break;
+        }
         let data: Vec<i64> = ids[begin..end].iter().map(|&i| i64::from(i)).collect();
         let t = end - begin;
         let x = Tensor::<2, Int>::from_data(TensorData::new(data, [1, t]), &device);

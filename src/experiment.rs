@@ -151,6 +151,7 @@ fn read_split(
     path: &Path,
     rows: Option<usize>,
     opts: LoadOptions,
+    label_names: Option<Vec<String>>,
 ) -> Result<(Dataset, data::LoadReport)> {
     let opts = &opts;
     let (ds, report) = match spec.format {
@@ -189,6 +190,9 @@ fn read_split(
                 col(&spec.label_column, "label_column")?.as_str(),
             );
             g.text_b = spec.text_b_column.as_deref().map(Into::into);
+            // The eval split must use the train split's class ids (labels are numbered in
+            // order of first appearance otherwise, which may differ between files).
+            g.label_names = label_names;
             data::read_generic(path, &g, opts)?
         }
     };
@@ -213,9 +217,31 @@ pub struct Experiment {
 impl Experiment {
     /// Loads everything `spec` names onto `device` (an autodiff device).
     pub fn load(spec: ExperimentSpec, device: &burn::tensor::Device) -> Result<Self> {
+        let mut spec = spec;
         let model_dir = spec.model.clone().ok_or_else(|| {
-            Error::config("no model given: pass --model DIR (an HF GPT-2 folder)")
+            Error::config(
+                "no model given: pass --model DIR or set `model` in the experiment file \
+                 (an HF GPT-2 folder)",
+            )
         })?;
+        if spec.methods.is_empty() || spec.seeds.is_empty() {
+            return Err(Error::config(
+                "the experiment needs at least one method and one seed",
+            ));
+        }
+        if spec.ranks.is_empty()
+            && spec
+                .methods
+                .iter()
+                .any(|m| matches!(m, Method::Lora | Method::CurLora))
+        {
+            return Err(Error::config("LoRA and CURLoRA need at least one rank"));
+        }
+        if spec.max_len == 0 {
+            return Err(Error::config("max_len must be ≥ 1"));
+        }
+        // One source of truth for how perplexity is measured.
+        spec.train.perplexity = spec.perplexity.mode.clone();
         let base = Gpt2::load(&model_dir, device)?;
         let tokenizer = model::load_tokenizer(&model_dir)?;
         let pad = base.config.eos_token_id.unwrap_or(0);
@@ -223,6 +249,7 @@ impl Experiment {
             None => PairEncoding::Concat,
             Some(s) => PairEncoding::Separator(s.clone()),
         };
+        let vocab = base.config.vocab_size;
         let mut tasks = Vec::new();
         let mut skipped = Vec::new();
         let opts = if spec.skip_bad_rows {
@@ -231,8 +258,14 @@ impl Experiment {
             LoadOptions::strict()
         };
         for t in &spec.tasks {
-            let (train, r1) = read_split(t, &t.train, t.train_rows, opts)?;
-            let (eval, r2) = read_split(t, &t.eval, t.eval_rows, opts)?;
+            let (train, r1) = read_split(t, &t.train, t.train_rows, opts, None)?;
+            let (eval, r2) = read_split(
+                t,
+                &t.eval,
+                t.eval_rows,
+                opts,
+                Some(train.label_names.clone()),
+            )?;
             for (path, r) in [(&t.train, r1), (&t.eval, r2)] {
                 if r.skipped > 0 {
                     skipped.push((path.clone(), r.skipped, r.first_error));
@@ -241,8 +274,8 @@ impl Experiment {
             let max_len = spec.max_len.min(base.config.n_positions);
             tasks.push(TaskData {
                 name: t.name.clone(),
-                train: encode_dataset(&tokenizer, &train, &pair, max_len, pad)?,
-                eval: encode_dataset(&tokenizer, &eval, &pair, max_len, pad)?,
+                train: encode_dataset(&tokenizer, &train, &pair, max_len, pad, vocab)?,
+                eval: encode_dataset(&tokenizer, &eval, &pair, max_len, pad, vocab)?,
                 num_classes: train.num_classes.max(eval.num_classes),
                 majority_baseline: eval.majority_baseline(),
                 epochs: t.epochs,

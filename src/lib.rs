@@ -6,6 +6,8 @@
 //! * [`device`]: wgpu GPU or Flex CPU, chosen at run time.
 
 pub mod adapters;
+pub mod assets;
+pub mod bench;
 pub mod data;
 pub mod device;
 pub mod error;

@@ -13,11 +13,21 @@ fn main() {
         Some(Command::Eval(a)) => cli::eval::run(a, cli.device),
         Some(Command::Run(a)) => cli::run::run(a, cli.device),
         Some(Command::Pretrain(a)) => cli::pretrain::run(a, cli.device),
-        // The desktop app will open here; until it lands, show where we run and what to do.
-        None => cli::info::run(&cli::info::InfoArgs { json: false }, cli.device).map(|()| {
-            println!();
-            let _ = <Cli as clap::CommandFactory>::command().print_help();
-        }),
+        Some(Command::Bench(a)) => cli::bench::run(a, cli.device),
+        // The desktop app will open here; until it lands, the main job is the embedded default
+        // experiment in the terminal.
+        None => {
+            eprintln!(
+                "curlora: LoRA and CURLoRA side by side on the embedded tiny model \
+                 (`curlora --help` lists every command)"
+            );
+            let args = <cli::run::RunArgs as clap::FromArgMatches>::from_arg_matches(
+                &<cli::run::RunArgs as clap::Args>::augment_args(clap::Command::new("run"))
+                    .get_matches_from(["run"]),
+            )
+            .expect("default arguments parse");
+            cli::run::run(&args, cli.device)
+        }
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -24,7 +24,7 @@ pub fn preset(name: &str, data: &Path) -> Result<ExperimentSpec> {
 /// The reference protocol for GPT-2 (see `curlora-reference.md`): MRPC (full train, 3 epochs)
 /// → SST-2 (first 5,024 rows, 3 epochs) → Sentiment140 (the 498-row manual test set as
 /// training data, 5 epochs, 3-way head with `polarity // 4` labels, evaluated on the first
-/// 1,000 rows of the training file); batch 32; AdamW lr 2.5e-4 (eps 1e-6, no decay) with the
+/// 1,024 rows of the training file, as `range(0, 1000, 128)` does); batch 32; AdamW lr 2.5e-4 (eps 1e-6, no decay) with the
 /// reference's warm-up schedule over examples (so it never leaves warm-up) and a constant rate
 /// for Sentiment140; last-position pooling; `c_attn`; α = 1; ranks 8/16/24; perplexity on the
 /// first 256 tokens of WikiText-2 test.
@@ -56,6 +56,7 @@ pub fn paper_gpt2(data: &Path) -> ExperimentSpec {
             pooling: Pooling::LastPosition,
             shuffle: false,
             snapshot_every: 0,
+            eval_every: 0,
             perplexity: PerplexityMode::FirstWindow { max_tokens: 256 },
         },
         perplexity: PerplexitySpec {
@@ -98,7 +99,7 @@ pub fn paper_gpt2(data: &Path) -> ExperimentSpec {
                 train: data.join("sentiment140/testdata/testdata.manual.2009.06.14.csv"),
                 eval: data.join("sentiment140/head10k/sentiment140_sample.csv"),
                 train_rows: None,
-                eval_rows: Some(1000),
+                eval_rows: Some(1024),
                 epochs: 5,
                 schedule: Schedule::Constant,
                 sentiment140_labels: Some("reference".into()),
@@ -110,7 +111,7 @@ pub fn paper_gpt2(data: &Path) -> ExperimentSpec {
         skip_bad_rows: false,
         notes: vec![
             "Reference protocol, reproduced with its quirks: last-position pooling with right padding (often a pad token), a schedule that never leaves warm-up, Sentiment140 labels `polarity // 4` (neutral counted as negative), and a Sentiment140 evaluation set that is all label 0 (its accuracy measures how often class 0 is predicted).".into(),
-            "Differences from the reference code: sampling is seeded (the reference's numpy RNG is unseeded); heads are initialised from our own seeded generator rather than torch.manual_seed(1311); GPT-2's dropout is not applied during training.".into(),
+            "Differences from the reference code: sampling is seeded (the reference's numpy RNG is unseeded); heads are initialised from our own seeded generator rather than torch.manual_seed(1311); GPT-2's dropout is not applied during training; evaluation runs in padded batches of 32 (the reference evaluates MRPC and SST-2 one example at a time, so with last-position pooling our padded MRPC/SST-2 evaluation pools pad tokens where the reference did not); AdamW adds ε to the bias-corrected √v̂ (burn) rather than to √v (transformers.AdamW).".into(),
         ],
     }
 }
@@ -137,12 +138,14 @@ pub fn paper_gpt2_fixed(data: &Path) -> ExperimentSpec {
     let s140 = &mut s.tasks[2];
     s140.sentiment140_labels = Some("three-class".into());
     s140.eval = data.join("sentiment140/random20k/sentiment140_sample.csv");
+    let inherited = s.notes[1].clone();
     s.notes = vec![
+        inherited,
         "Pooling: last non-pad token (the reference pools the last position, often a pad token).".into(),
         "Schedule: 10% linear warm-up then cosine over optimizer steps, for every task (the reference never leaves warm-up; Sentiment140 had a constant rate).".into(),
         "Training examples are shuffled each epoch (seeded); the reference walks them in file order.".into(),
-        "Gradient norm clipped at 1.0 (the reference does not clip).".into(),
-        "Sentiment140: a true 3-class head (negative / neutral / positive) instead of `polarity // 4`, evaluated on the first 1,000 rows of a random 20k sample (balanced negative/positive) instead of the first 1,000 rows of the training file, which are all negative.".into(),
+        "Gradient norm clipped at 1.0 per parameter tensor (the reference does not clip).".into(),
+        "Sentiment140: a true 3-class head (negative / neutral / positive) instead of `polarity // 4`, evaluated on the first 1,024 rows of a random 20k sample (about half negative, half positive; like all Sentiment140 training data it has no neutral tweets) instead of the first 1,024 rows of the training file, which are all negative.".into(),
         "Perplexity: sliding window of 1,024 tokens with stride 512 over the first 8,192 tokens of WikiText-2 test, instead of one window of the first 256 tokens.".into(),
     ];
     s

@@ -36,7 +36,7 @@ pub struct RunReport {
     pub metrics: ContinualSummary,
     /// `[after_task][task]`: `(class, share)` where one class is ≥ 95% of the predictions.
     pub constant_predictor: Vec<Vec<Option<(usize, f64)>>>,
-    /// Mean training loss of each task's last epoch-sized window of steps.
+    /// Training loss of every optimizer step, per task.
     pub losses: Vec<Vec<f64>>,
     pub status: RunStatus,
     pub steps: usize,
@@ -91,6 +91,15 @@ pub struct Report {
     pub experiment: ExperimentSpec,
 }
 
+/// RFC 4180 quoting when a field needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 fn mean_sd(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
     let m = v.iter().sum::<f64>() / n;
@@ -103,15 +112,22 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
 }
 
 fn fmt_ms(v: &[f64], digits: usize) -> String {
+    let all = v.len();
     let v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return "–".into();
     }
     let (m, sd) = mean_sd(&v);
-    if v.len() > 1 {
-        format!("{m:.digits$} ± {sd:.digits$}")
+    // Say so when some seeds have no value (a diverged or cancelled run).
+    let missing = if v.len() < all {
+        format!(" ({} of {all} seeds)", v.len())
     } else {
-        format!("{m:.digits$}")
+        String::new()
+    };
+    if v.len() > 1 {
+        format!("{m:.digits$} ± {sd:.digits$}{missing}")
+    } else {
+        format!("{m:.digits$}{missing}")
     }
 }
 
@@ -137,7 +153,8 @@ impl Report {
         );
         for i in 0..t {
             for j in 0..=i {
-                let _ = write!(s, ",acc_after_{}_on_{}", self.tasks[i], self.tasks[j]);
+                let col = format!("acc_after_{}_on_{}", self.tasks[i], self.tasks[j]);
+                let _ = write!(s, ",{}", csv_field(&col));
             }
         }
         s.push('\n');

@@ -114,6 +114,15 @@ pub fn energies(w: &[f32], rows_n: usize, cols_n: usize) -> Result<(Vec<f64>, Ve
 
 /// Turns energy shares into a sampling distribution for the given mode.
 pub fn sampling_probs(energy: &[f64], mode: SelectionMode, epsilon: f64) -> Result<Vec<f64>> {
+    sampling_probs_named(energy, mode, epsilon, "index")
+}
+
+fn sampling_probs_named(
+    energy: &[f64],
+    mode: SelectionMode,
+    epsilon: f64,
+    what: &str,
+) -> Result<Vec<f64>> {
     let raw: Vec<f64> = match mode {
         SelectionMode::Standard => energy.to_vec(),
         SelectionMode::Inverted => {
@@ -127,7 +136,7 @@ pub fn sampling_probs(energy: &[f64], mode: SelectionMode, epsilon: f64) -> Resu
                 let d = p + epsilon;
                 if d <= 0.0 {
                     return Err(Error::Numeric(format!(
-                        "index {j} has zero energy, so 1/p is infinite with epsilon = 0; \
+                        "{what} {j} has zero energy, so 1/p is infinite with epsilon = 0; \
                          use an epsilon > 0"
                     )));
                 }
@@ -179,8 +188,8 @@ pub fn select(
     let [n_in, n_out] = shape;
     check_rank(config.rank, shape)?;
     let (col_energy, row_energy) = energies(w, n_in, n_out)?;
-    let col_probs = sampling_probs(&col_energy, config.mode, config.epsilon)?;
-    let row_probs = sampling_probs(&row_energy, config.mode, config.epsilon)?;
+    let col_probs = sampling_probs_named(&col_energy, config.mode, config.epsilon, "column")?;
+    let row_probs = sampling_probs_named(&row_energy, config.mode, config.epsilon, "row")?;
     let mut rng = Rng::new(seed);
     let cols = sample(&col_probs, config.rank, config.replacement, &mut rng)?;
     let rows = sample(&row_probs, config.rank, config.replacement, &mut rng)?;

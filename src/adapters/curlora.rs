@@ -3,7 +3,7 @@
 //!
 //! The forward pass is `α·((x·C)·U)·R`: three thin matmuls of cost `O(N·r·(in+out) + N·r²)`.
 //! `C·U·R` (an `in×out` matrix) is never formed, neither forward nor backward — the reference
-//! code rebuilds it on every call. Because `C` and `R` are plain tensors (module constants,
+//! code rebuilds it on every call (kept here only as the benchmarks' `materialize` baseline). Because `C` and `R` are plain tensors (module constants,
 //! not parameters), autodiff produces a gradient for `U` only:
 //! `∂L/∂U = α·(x·C)ᵀ·G·Rᵀ` where `G = ∂L/∂y`.
 
@@ -27,11 +27,19 @@ pub struct CurLora {
     /// Selected row indices (into `in`).
     #[module(skip)]
     pub rows: Vec<usize>,
+    /// Form `C·U·R` (`in×out`) on every call and multiply by it, as the reference code does.
+    /// Same result, far more work: kept only as the benchmarks' baseline.
+    #[module(skip)]
+    pub materialize: bool,
 }
 
 impl CurLora {
     /// The adapter's contribution for a `[N, in]` input: `[N, out]`.
     pub fn delta(&self, x: Tensor<2>) -> Tensor<2> {
+        if self.materialize {
+            let dw = self.c.clone().matmul(self.u.val()).matmul(self.r.clone());
+            return x.matmul(dw).mul_scalar(self.alpha);
+        }
         x.matmul(self.c.clone())
             .matmul(self.u.val())
             .matmul(self.r.clone())

@@ -99,7 +99,8 @@ impl AdaptedLinear {
                     shape,
                     &config.selection_config(),
                     crate::rng::derive_seed(config.seed, name),
-                )?;
+                )
+                .map_err(|e| crate::Error::config(format!("module {name}: {e}")))?;
                 let (c, r) = cur::gather(&w, shape, &sel.cols, &sel.rows);
                 let rank = config.rank;
                 let c = Tensor::<2>::from_data(TensorData::new(c, [shape[0], rank]), &device);
@@ -112,6 +113,7 @@ impl AdaptedLinear {
                     alpha: config.alpha,
                     cols: sel.cols.clone(),
                     rows: sel.rows.clone(),
+                    materialize: false,
                 });
                 Ok((layer, Some(sel)))
             }

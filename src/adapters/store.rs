@@ -125,6 +125,15 @@ pub fn read_meta(path: &Path) -> Result<(Vec<u8>, AdapterMeta)> {
         .ok_or_else(|| Error::format(path, "no `curlora` metadata: not a curlora adapter file"))?;
     let meta: AdapterMeta = serde_json::from_str(raw)
         .map_err(|e| Error::format(path, format!("bad `curlora` metadata: {e}")))?;
+    if meta.format_version != 1 {
+        return Err(Error::format(
+            path,
+            format!(
+                "adapter format version {} is not supported (this build reads version 1)",
+                meta.format_version
+            ),
+        ));
+    }
     Ok((data, meta))
 }
 
@@ -137,8 +146,8 @@ pub fn load(path: &Path, base: Gpt2, base_hash: &str) -> Result<Loaded> {
             format!(
                 "this adapter was trained on other base weights (SHA-256 {}…), \
                  not on this model's ({}…): refusing to load it",
-                &meta.base_hash[..12.min(meta.base_hash.len())],
-                &base_hash[..12.min(base_hash.len())]
+                meta.base_hash.get(..12).unwrap_or(&meta.base_hash),
+                base_hash.get(..12).unwrap_or(base_hash)
             ),
         ));
     }
@@ -178,13 +187,20 @@ pub fn load(path: &Path, base: Gpt2, base_hash: &str) -> Result<Loaded> {
     // Rebuilding from the same config and seed redraws the same indices; check that it did.
     let (mut model, selections) = base.with_adapters(&meta.config)?;
     for (name, sel) in &selections {
-        if let Some((cols, rows)) = meta.indices.get(name)
-            && (cols != &sel.cols || rows != &sel.rows)
-        {
-            return Err(Error::format(
-                path,
-                format!("module {name}: stored indices differ from the ones the seed draws"),
-            ));
+        match meta.indices.get(name) {
+            Some((cols, rows)) if cols == &sel.cols && rows == &sel.rows => {}
+            Some(_) => {
+                return Err(Error::format(
+                    path,
+                    format!("module {name}: stored indices differ from the ones the seed draws"),
+                ));
+            }
+            None => {
+                return Err(Error::format(
+                    path,
+                    format!("module {name}: no stored indices for this CURLoRA module"),
+                ));
+            }
         }
     }
     if meta.config.method == Method::Full {

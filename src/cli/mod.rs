@@ -1,5 +1,6 @@
 //! The `curlora` command line: thin consumers of the library.
 
+pub mod bench;
 pub mod eval;
 pub mod info;
 pub mod pretrain;
@@ -40,4 +41,6 @@ pub enum Command {
     /// Train a byte-level BPE tokenizer and a GPT-2 from scratch on text files; writes an HF
     /// model folder that every command loads.
     Pretrain(pretrain::PretrainArgs),
+    /// Time a training step of each method on GPT-2 shapes, side by side (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
 }

@@ -10,7 +10,8 @@ use std::sync::atomic::AtomicBool;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// A built-in experiment: paper-gpt2 or paper-gpt2-fixed.
+    /// A built-in experiment: default (the embedded tiny model and tasks; also what runs when
+    /// no --preset or --config is given), paper-gpt2 or paper-gpt2-fixed.
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
     /// An experiment file (TOML; `--print-config` shows the format).
@@ -47,6 +48,10 @@ pub struct RunArgs {
     /// Skip malformed data rows (reporting how many) instead of stopping at the first.
     #[arg(long)]
     pub skip_bad_rows: bool,
+    /// Also write every engine event as one JSON line to this file (a recorded run that the
+    /// apps can replay).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
     /// Print the experiment as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -54,13 +59,13 @@ pub struct RunArgs {
 
 fn spec(args: &RunArgs) -> anyhow::Result<ExperimentSpec> {
     let mut s = match (&args.preset, &args.config) {
+        (Some(p), _) if p == "default" => {
+            curlora::assets::default_experiment(&curlora::assets::materialize()?)
+        }
         (Some(p), _) => curlora::presets::preset(p, &args.data_dir)?,
         (None, Some(c)) => ExperimentSpec::from_toml_file(c)?,
-        (None, None) => anyhow::bail!(
-            "no experiment given: pass --preset ({}) or --config FILE.toml \
-             (the embedded default model and data are not bundled yet)",
-            curlora::presets::NAMES.join(", ")
-        ),
+        // No experiment named: the embedded default (tiny model, three tasks, offline).
+        (None, None) => curlora::assets::default_experiment(&curlora::assets::materialize()?),
     };
     if let Some(m) = &args.model {
         s.model = Some(m.clone());
@@ -125,7 +130,14 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         );
     }
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
-    let printer = std::thread::spawn(move || print_events(rx));
+    let record = match &args.record {
+        Some(p) => Some((
+            p.clone(),
+            std::fs::File::create(p).map_err(|e| curlora::Error::write(p, e))?,
+        )),
+        None => None,
+    };
+    let printer = std::thread::spawn(move || print_events(rx, record));
     let out = args.out.clone();
     let cancel = Arc::new(AtomicBool::new(false));
     {
@@ -182,8 +194,12 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
 }
 
 /// Progress bars on stderr, driven only by the engine's events.
-fn print_events(rx: std::sync::mpsc::Receiver<Event>) {
+fn print_events(
+    rx: std::sync::mpsc::Receiver<Event>,
+    mut record: Option<(PathBuf, std::fs::File)>,
+) {
     use indicatif::{ProgressBar, ProgressStyle};
+    use std::io::Write as _;
     let style = ProgressStyle::with_template(
         "  {prefix:>22} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
     )
@@ -196,6 +212,12 @@ fn print_events(rx: std::sync::mpsc::Receiver<Event>) {
         None => eprintln!("{line}"),
     };
     for e in rx {
+        if let Some((path, f)) = &mut record
+            && writeln!(f, "{}", serde_json::to_string(&e).expect("json")).is_err()
+        {
+            eprintln!("warning: cannot write the recording to {}", path.display());
+            record = None;
+        }
         match e {
             Event::RunStart {
                 run,

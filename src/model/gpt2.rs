@@ -369,8 +369,9 @@ impl Gpt2 {
         out
     }
 
-    /// Number of trained parameters under the current adapters (LM and classification heads
-    /// excluded, as in the paper's counts).
+    /// Number of trained parameters under the current adapters (classification heads excluded,
+    /// as in the paper's counts). For a full fine-tune: every weight of the model, including
+    /// the token embedding that also serves as the tied LM head.
     pub fn trainable_params(&self, method: Method) -> usize {
         match method {
             Method::Full => self.num_params(),

@@ -20,8 +20,14 @@ pub fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
         ));
     }
-    Tokenizer::from_file(&path)
-        .map_err(|e| Error::format(&path, format!("not a valid tokenizers file: {e}")))
+    let mut tok = Tokenizer::from_file(&path)
+        .map_err(|e| Error::format(&path, format!("not a valid tokenizers file: {e}")))?;
+    // Batching and windows are ours: padding or truncation saved in the file would turn pads
+    // into real tokens or silently cut texts.
+    tok.with_padding(None);
+    tok.with_truncation(None)
+        .map_err(|e| Error::format(&path, format!("cannot disable truncation: {e}")))?;
+    Ok(tok)
 }
 
 /// Token ids of `text` as is (no special tokens added), as `tokenizer(text)` does for GPT-2.

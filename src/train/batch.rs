@@ -21,6 +21,7 @@ pub fn encode_dataset(
     pair: &PairEncoding,
     max_len: usize,
     pad_id: u32,
+    vocab_size: usize,
 ) -> Result<Vec<Encoded>> {
     let texts: Vec<String> = dataset
         .examples
@@ -30,6 +31,19 @@ pub fn encode_dataset(
     let encodings = tokenizer
         .encode_batch(texts, false)
         .map_err(|e| Error::format(&dataset.source, format!("tokenization failed: {e}")))?;
+    if let Some(bad) = encodings
+        .iter()
+        .flat_map(|e| e.get_ids())
+        .find(|&&i| i as usize >= vocab_size)
+    {
+        return Err(Error::format(
+            &dataset.source,
+            format!(
+                "token id {bad} is outside the model's vocabulary of {vocab_size}: \
+                 tokenizer and model do not match"
+            ),
+        ));
+    }
     Ok(encodings
         .iter()
         .zip(&dataset.examples)

@@ -44,13 +44,17 @@ pub struct TrainConfig {
     pub beta2: f64,
     pub eps: f64,
     pub weight_decay: f64,
-    /// Clip the global gradient norm to this value.
+    /// Clip each parameter's gradient to this L2 norm (burn's `GradientClipping::Norm`, which
+    /// works per parameter tensor, not on the global norm).
     pub grad_clip: Option<f64>,
     pub pooling: Pooling,
     /// Shuffle training examples each epoch (seeded); the reference walks them in file order.
     pub shuffle: bool,
     /// Emit adapter snapshots every this many steps (0 = only at task ends).
     pub snapshot_every: usize,
+    /// Evaluate every task seen so far every this many steps (0 = only at task ends).
+    #[serde(default)]
+    pub eval_every: usize,
     pub perplexity: PerplexityMode,
 }
 
@@ -68,6 +72,7 @@ impl Default for TrainConfig {
             pooling: Pooling::LastNonPad,
             shuffle: true,
             snapshot_every: 0,
+            eval_every: 0,
             perplexity: PerplexityMode::FirstWindow { max_tokens: 256 },
         }
     }
@@ -226,7 +231,10 @@ pub fn run_sequence(
                 if ctx.cancel.load(Ordering::Relaxed) {
                     status = RunStatus::Cancelled;
                     lm = model.lm;
-                    heads.push(model.head);
+                    // Keep the head only if this task trained at all.
+                    if step > 0 {
+                        heads.push(model.head);
+                    }
                     break 'tasks;
                 }
                 let items: Vec<&Encoded> = chunk.iter().map(|&i| &task.train[i]).collect();
@@ -239,8 +247,8 @@ pub fn run_sequence(
                 if !loss_value.is_finite() {
                     let message = format!(
                         "task `{}` step {step}: the loss is {loss_value}; training stopped and \
-                         the adapter keeps its last good values (from before this step's \
-                         update). Try a lower learning rate.",
+                         the adapter keeps its last good values (those that gave the last \
+                         finite loss, before the previous update). Try a lower learning rate.",
                         task.name
                     );
                     emit(Event::Error {
@@ -273,7 +281,51 @@ pub fn run_sequence(
                 if cfg.snapshot_every > 0 && step.is_multiple_of(cfg.snapshot_every) {
                     snapshots(&model.lm, run, ti, global_step, ctx.events);
                 }
+                if cfg.eval_every > 0 && step.is_multiple_of(cfg.eval_every) {
+                    let lm_now = model.lm.valid();
+                    let mut accuracies = Vec::with_capacity(ti + 1);
+                    for (tj, other) in tasks.iter().enumerate().take(ti + 1) {
+                        let head = if tj == ti {
+                            model.head.valid()
+                        } else {
+                            heads[tj].valid()
+                        };
+                        let m = TaskModel {
+                            lm: lm_now.clone(),
+                            head,
+                        };
+                        let preds = predict(&m, &other.eval, pad_id, cfg)?;
+                        let labels: Vec<usize> = other.eval.iter().map(|e| e.label).collect();
+                        accuracies.push((tj, metrics::accuracy(&preds, &labels)?));
+                    }
+                    emit(Event::Progress {
+                        run,
+                        task: ti,
+                        global_step,
+                        accuracies,
+                    });
+                }
             }
+        }
+        // The loss is checked before each update; check the result of the last one too.
+        if !params_finite(&model) {
+            let message = format!(
+                "task `{}`: the last update made the weights non-finite; training stopped and \
+                 the adapter keeps its last good values. Try a lower learning rate.",
+                task.name
+            );
+            emit(Event::Error {
+                run,
+                message: message.clone(),
+            });
+            status = RunStatus::Diverged {
+                task: ti,
+                step,
+                message,
+            };
+            lm = last_good.lm;
+            heads.push(last_good.head);
+            break 'tasks;
         }
         snapshots(&model.lm, run, ti, global_step, ctx.events);
         heads.push(model.head.clone());
@@ -327,6 +379,26 @@ pub fn run_sequence(
         seconds: start.elapsed().as_secs_f64(),
         steps: global_step,
     })
+}
+
+/// Whether every trained tensor (adapters, head, and for a full fine-tune every weight) is
+/// finite.
+fn params_finite(model: &TaskModel) -> bool {
+    use burn::module::{ModuleVisitor, Param};
+    struct Check(bool);
+    impl ModuleVisitor for Check {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.0 && param.is_require_grad() {
+                let t = param.val();
+                let n = t.shape().num_elements();
+                let s = t.abs().sum().into_scalar::<f32>();
+                self.0 = n == 0 || s.is_finite();
+            }
+        }
+    }
+    let mut c = Check(true);
+    model.visit(&mut c);
+    c.0
 }
 
 /// Argmax class of every example, in batches, without autodiff.

@@ -66,6 +66,15 @@ pub enum Event {
         /// `(class, fraction)` when one class is ≥ 95% of the predictions.
         constant_predictor: Option<(usize, f64)>,
     },
+    /// Accuracy on every task seen so far (each with its own head; the current task with its
+    /// head as trained so far), measured every `eval_every` steps during training: the curves
+    /// across the whole sequence. `(task, accuracy)` pairs.
+    Progress {
+        run: usize,
+        task: usize,
+        global_step: usize,
+        accuracies: Vec<(usize, f64)>,
+    },
     TaskEnd {
         run: usize,
         task: usize,

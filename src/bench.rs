@@ -1,0 +1,191 @@
+//! Train-step benchmarks: the cost of each fine-tuning method over the frozen model, measured
+//! side by side in one process on one device.
+//!
+//! Modes, on GPT-2 shapes with random weights (no checkpoint needed):
+//! * `frozen`: forward + backward through the frozen model (gradient reaches the position
+//!   embedding only) — the floor every method pays;
+//! * `lora`, `curlora` (factorized `((x·C)·U)·R`), `curlora-materialized` (the reference
+//!   code's way: `x·(C·U·R)`), `full`.
+
+use crate::adapters::{AdapterConfig, Method, store};
+use crate::error::Result;
+use crate::model::{Gpt2, Gpt2Config};
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::Serialize;
+use std::time::Instant;
+
+pub const MODES: [&str; 5] = ["frozen", "lora", "curlora", "curlora-materialized", "full"];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    pub mode: String,
+    pub seconds_per_step: f64,
+    pub steps: usize,
+    pub trainable_params: usize,
+    /// Size of the saved adapter file (the full model's weights for `full`).
+    pub adapter_bytes: usize,
+}
+
+/// GPT-2 small (124M): 12 layers, d 768, 12 heads, 1024 positions, vocab 50257.
+pub fn gpt2_small() -> Gpt2Config {
+    Gpt2Config {
+        model_type: Some("gpt2".into()),
+        vocab_size: 50257,
+        n_positions: 1024,
+        n_embd: 768,
+        n_layer: 12,
+        n_head: 12,
+        n_inner: None,
+        activation_function: "gelu_new".into(),
+        layer_norm_epsilon: 1e-5,
+        tie_word_embeddings: true,
+        eos_token_id: Some(50256),
+    }
+}
+
+/// Times `steps` optimizer steps (after one warm-up step) of `mode` on `device` (autodiff).
+pub fn run_mode(
+    config: &Gpt2Config,
+    mode: &str,
+    rank: usize,
+    batch: usize,
+    seq: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<BenchResult> {
+    let base = crate::pretrain::init_model(config, 0, device)?;
+    let method = match mode {
+        "frozen" => Method::Frozen,
+        "lora" => Method::Lora,
+        "curlora" | "curlora-materialized" => Method::CurLora,
+        "full" => Method::Full,
+        other => {
+            return Err(crate::Error::config(format!(
+                "unknown bench mode `{other}`: expected one of {}",
+                MODES.join(", ")
+            )));
+        }
+    };
+    let cfg = AdapterConfig::new(method, rank, 0);
+    let (mut model, _) = base.with_adapters(&cfg)?;
+    if mode == "curlora-materialized" {
+        for b in &mut model.blocks {
+            if let Some(c) = b.attn.c_attn.cur.as_mut() {
+                c.materialize = true;
+            }
+        }
+    }
+    if method == Method::Frozen {
+        model.wpe = model.wpe.set_require_grad(true);
+    }
+    // U starts at zero; start from a non-zero U so the adapter's work is not trivially skipped.
+    let trainable = match method {
+        Method::Frozen => config.n_positions * config.n_embd,
+        _ => model.trainable_params(method),
+    };
+    let mut optim = AdamWConfig::new().init();
+    let mut rng = crate::rng::Rng::new(1);
+    let ids: Vec<i64> = (0..batch * seq)
+        .map(|_| rng.below(config.vocab_size) as i64)
+        .collect();
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, seq]), device);
+    let mut step = |model: Gpt2| -> Gpt2 {
+        let loss = model.lm_loss(ids.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let m = optim.step(1e-4, model, grads);
+        // Wait for the device so the time is the step's, not the queue's.
+        let _ = m.blocks[0].ln_1.gamma.val().into_data();
+        m
+    };
+    model = step(model);
+    let start = Instant::now();
+    for _ in 0..steps {
+        model = step(model);
+    }
+    let seconds_per_step = start.elapsed().as_secs_f64() / steps as f64;
+    let path = std::env::temp_dir().join(format!(
+        "curlora-bench-{mode}-{}.safetensors",
+        std::process::id()
+    ));
+    let adapter_bytes = if method == Method::Frozen {
+        0
+    } else {
+        let b = store::save(&path, &model.valid(), &cfg, &model.weights_hash, &[])?;
+        let _ = std::fs::remove_file(&path);
+        b
+    };
+    Ok(BenchResult {
+        mode: mode.to_string(),
+        seconds_per_step,
+        steps,
+        trainable_params: trainable,
+        adapter_bytes,
+    })
+}
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in bytes.
+pub fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The adapter path alone: forward + backward of one adapted `c_attn`-shaped layer
+/// (`[n_in, n_out]`) on `n` rows, for `lora`, `curlora` and `curlora-materialized`.
+/// Returns milliseconds per iteration (after warm-up), averaged over `iters`.
+pub fn layer_path(
+    mode: &str,
+    shape: [usize; 2],
+    n: usize,
+    rank: usize,
+    iters: usize,
+    device: &Device,
+) -> Result<f64> {
+    let mut rng = crate::rng::Rng::new(3);
+    let mut randn = |len: usize, std: f64| -> Vec<f32> {
+        (0..len).map(|_| (rng.normal() * std) as f32).collect()
+    };
+    let w = Tensor::<2>::from_data(
+        TensorData::new(randn(shape[0] * shape[1], 0.02), shape),
+        device,
+    );
+    let b = Tensor::<1>::from_data(TensorData::new(vec![0f32; shape[1]], [shape[1]]), device);
+    let x = Tensor::<2>::from_data(
+        TensorData::new(randn(n * shape[0], 1.0), [n, shape[0]]),
+        device,
+    );
+    let method = if mode == "lora" {
+        Method::Lora
+    } else {
+        Method::CurLora
+    };
+    let (mut layer, _) = crate::adapters::AdaptedLinear::frozen(w, b)
+        .attach("bench", &AdapterConfig::new(method, rank, 0))?;
+    if let Some(c) = layer.cur.as_mut() {
+        c.materialize = mode == "curlora-materialized";
+        c.u = burn::module::Param::from_tensor(Tensor::<2>::from_data(
+            TensorData::new(randn(rank * rank, 0.1), [rank, rank]),
+            device,
+        ));
+    }
+    let run = |layer: &crate::adapters::AdaptedLinear| {
+        let grads = layer.forward(x.clone()).sum().backward();
+        let g = match (&layer.cur, &layer.lora) {
+            (Some(c), _) => c.u.val().grad(&grads),
+            (_, Some(l)) => l.b.val().grad(&grads),
+            _ => None,
+        };
+        // Read back a value to wait for the device.
+        let _ = g.map(|g| g.sum().into_scalar::<f32>());
+    };
+    run(&layer);
+    run(&layer);
+    let start = Instant::now();
+    for _ in 0..iters {
+        run(&layer);
+    }
+    Ok(start.elapsed().as_secs_f64() * 1000.0 / iters as f64)
+}
