@@ -52,10 +52,14 @@ pub struct ComputeDevice {
     pub is_gpu: bool,
 }
 
-/// Lists the adapters wgpu can see on this machine (all graphics APIs).
+/// Lists the adapters wgpu can see on this machine (Vulkan, Metal, DX12, WebGPU).
 pub fn list_adapters() -> Vec<AdapterSummary> {
-    let instance = wgpu::Instance::default();
-    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    // Compute-capable APIs only: GL cannot run burn's kernels, and probing it prints EGL
+    // warnings on headless machines.
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::PRIMARY;
+    let instance = wgpu::Instance::new(desc);
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
     adapters
         .iter()
         .map(|a| {

@@ -6,6 +6,11 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() {
+    // Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid or not set" on headless machines
+    // when wgpu probes them; give them a directory. Safe: no other thread exists yet.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Info(a)) => cli::info::run(a, cli.device),

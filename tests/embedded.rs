@@ -117,7 +117,7 @@ fn the_recorded_run_replays_consistently() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let mut methods = Vec::new();
-    let mut matrices = vec![AccuracyMatrix::new(3), AccuracyMatrix::new(3)];
+    let mut matrices = [AccuracyMatrix::new(3), AccuracyMatrix::new(3)];
     let mut ends = 0;
     for e in &events {
         match e {
