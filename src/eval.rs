@@ -16,6 +16,18 @@ pub struct LmEval {
     pub perplexity: f64,
 }
 
+/// Every id must index the model's vocabulary (a tokenizer from another model would not).
+fn check_vocab(model: &Gpt2, ids: &[u32]) -> Result<()> {
+    let vocab = model.config.vocab_size;
+    match ids.iter().find(|&&i| i as usize >= vocab) {
+        Some(bad) => Err(Error::config(format!(
+            "token id {bad} is outside the model's vocabulary of {vocab}: \
+             tokenizer and model do not match"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The reference code's perplexity: one forward pass over the first `max_tokens` ids
 /// (no stride, no sliding window), `exp` of the mean next-token loss.
 pub fn first_window(model: &Gpt2, ids: &[u32], max_tokens: usize) -> Result<LmEval> {
@@ -34,13 +46,7 @@ pub fn first_window(model: &Gpt2, ids: &[u32], max_tokens: usize) -> Result<LmEv
     }
     let device = model.wte.val().device();
     let data: Vec<i64> = ids[..n].iter().map(|&i| i64::from(i)).collect();
-    let vocab = model.config.vocab_size;
-    if let Some(bad) = ids[..n].iter().find(|&&i| i as usize >= vocab) {
-        return Err(Error::config(format!(
-            "token id {bad} is outside the model's vocabulary of {vocab}: \
-             tokenizer and model do not match"
-        )));
-    }
+    check_vocab(model, &ids[..n])?;
     let x = Tensor::<2, Int>::from_data(TensorData::new(data, [1, n]), &device);
     let loss = model.lm_loss(x).into_scalar::<f32>() as f64;
     if !loss.is_finite() {
@@ -104,13 +110,7 @@ pub fn sliding_window(model: &Gpt2, ids: &[u32], window: usize, stride: usize) -
              1 ≤ stride ≤ window (got {stride})"
         )));
     }
-    let vocab = model.config.vocab_size;
-    if let Some(bad) = ids.iter().find(|&&i| i as usize >= vocab) {
-        return Err(Error::config(format!(
-            "token id {bad} is outside the model's vocabulary of {vocab}: \
-             tokenizer and model do not match"
-        )));
-    }
+    check_vocab(model, ids)?;
     let device = model.wte.val().device();
     let mut total = 0f64;
     let mut count = 0usize;

@@ -9,6 +9,7 @@ use super::{AdapterConfig, Method};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::model::Gpt2;
+use crate::model::gpt2::host;
 use crate::train::Head;
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
@@ -28,16 +29,6 @@ pub struct AdapterMeta {
     pub indices: BTreeMap<String, (Vec<usize>, Vec<usize>)>,
     /// Task names, one per head (`head.{i}.weight`, `head.{i}.bias`).
     pub heads: Vec<String>,
-}
-
-fn host(t: Tensor<2>) -> (Vec<usize>, Vec<f32>) {
-    let shape = t.dims().to_vec();
-    let v = t
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 tensor");
-    (shape, v)
 }
 
 fn bytes(v: &[f32]) -> Vec<u8> {

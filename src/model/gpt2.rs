@@ -447,7 +447,8 @@ fn attention_mask(t: usize, keep: Option<Tensor<2>>, device: &Device) -> Tensor<
     }
 }
 
-fn host<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<f32>) {
+/// A tensor's shape and f32 values on the host.
+pub fn host<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<f32>) {
     let shape = t.dims().to_vec();
     let v = t
         .into_data()

@@ -222,6 +222,18 @@ pub fn run_sequence(
         });
         let mut step = 0usize;
         let mut last_good = model.clone();
+        // Reports a divergence and returns the run's status.
+        let diverge = |message: String, step: usize| {
+            emit(Event::Error {
+                run,
+                message: message.clone(),
+            });
+            RunStatus::Diverged {
+                task: ti,
+                step,
+                message,
+            }
+        };
         for epoch in 0..task.epochs {
             let mut order: Vec<usize> = (0..task.train.len()).collect();
             if cfg.shuffle {
@@ -245,21 +257,16 @@ pub fn run_sequence(
                 let loss = log_softmax(logits, 1).gather(1, labels).mean().neg();
                 let loss_value = f64::from(loss.clone().into_scalar::<f32>());
                 if !loss_value.is_finite() {
-                    let message = format!(
-                        "task `{}` step {step}: the loss is {loss_value}; training stopped and \
-                         the adapter keeps its last good values (those that gave the last \
-                         finite loss, before the previous update). Try a lower learning rate.",
-                        task.name
-                    );
-                    emit(Event::Error {
-                        run,
-                        message: message.clone(),
-                    });
-                    status = RunStatus::Diverged {
-                        task: ti,
+                    status = diverge(
+                        format!(
+                            "task `{}` step {step}: the loss is {loss_value}; training stopped \
+                             and the adapter keeps its last good values (those that gave the \
+                             last finite loss, before the previous update). Try a lower \
+                             learning rate.",
+                            task.name
+                        ),
                         step,
-                        message,
-                    };
+                    );
                     lm = last_good.lm;
                     heads.push(last_good.head);
                     break 'tasks;
@@ -294,9 +301,8 @@ pub fn run_sequence(
                             lm: lm_now.clone(),
                             head,
                         };
-                        let preds = predict(&m, &other.eval, pad_id, cfg)?;
-                        let labels: Vec<usize> = other.eval.iter().map(|e| e.label).collect();
-                        accuracies.push((tj, metrics::accuracy(&preds, &labels)?));
+                        let (acc, _) = evaluate(&m, other, pad_id, cfg)?;
+                        accuracies.push((tj, acc));
                     }
                     emit(Event::Progress {
                         run,
@@ -309,20 +315,14 @@ pub fn run_sequence(
         }
         // The loss is checked before each update; check the result of the last one too.
         if !params_finite(&model) {
-            let message = format!(
-                "task `{}`: the last update made the weights non-finite; training stopped and \
-                 the adapter keeps its last good values. Try a lower learning rate.",
-                task.name
-            );
-            emit(Event::Error {
-                run,
-                message: message.clone(),
-            });
-            status = RunStatus::Diverged {
-                task: ti,
+            status = diverge(
+                format!(
+                    "task `{}`: the last update made the weights non-finite; training stopped \
+                     and the adapter keeps its last good values. Try a lower learning rate.",
+                    task.name
+                ),
                 step,
-                message,
-            };
+            );
             lm = last_good.lm;
             heads.push(last_good.head);
             break 'tasks;
@@ -337,9 +337,7 @@ pub fn run_sequence(
                 lm: valid_lm.clone(),
                 head: heads[tj].valid(),
             };
-            let preds = predict(&eval_model, &other.eval, pad_id, cfg)?;
-            let labels: Vec<usize> = other.eval.iter().map(|e| e.label).collect();
-            let acc = metrics::accuracy(&preds, &labels)?;
+            let (acc, preds) = evaluate(&eval_model, other, pad_id, cfg)?;
             let flag = metrics::constant_predictor(&preds, other.num_classes);
             accuracy.set(ti, tj, acc)?;
             constant[ti][tj] = flag;
@@ -399,6 +397,18 @@ fn params_finite(model: &TaskModel) -> bool {
     let mut c = Check(true);
     model.visit(&mut c);
     c.0
+}
+
+/// Accuracy on a task's evaluation split, and the predictions.
+fn evaluate(
+    model: &TaskModel,
+    task: &TaskData,
+    pad_id: u32,
+    cfg: &TrainConfig,
+) -> Result<(f64, Vec<usize>)> {
+    let preds = predict(model, &task.eval, pad_id, cfg)?;
+    let labels: Vec<usize> = task.eval.iter().map(|e| e.label).collect();
+    Ok((metrics::accuracy(&preds, &labels)?, preds))
 }
 
 /// Argmax class of every example, in batches, without autodiff.
