@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod data;
+
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use curlora::rng::Rng;
 use std::path::PathBuf;
