@@ -293,6 +293,50 @@ impl Report {
         );
         row(&mut s, "steps per second", &|r| r.steps_per_second, 2);
         let _ = writeln!(s);
+        // Each method's accuracy matrix, as the continual-learning papers print it.
+        let _ = writeln!(s, "## Accuracy matrices\n");
+        let _ = writeln!(
+            s,
+            "Row: after training that task; column: accuracy on that task (mean over seeds); \
+             – = not trained yet.\n"
+        );
+        for k in &order {
+            let _ = write!(s, "**{k}**\n\n| after \\ on |");
+            for name in &self.tasks {
+                let _ = write!(s, " {name} |");
+            }
+            let _ = write!(s, "\n|---|");
+            for _ in 0..t {
+                let _ = write!(s, "---:|");
+            }
+            let _ = writeln!(s);
+            for i in 0..t {
+                let _ = write!(s, "| {} |", self.tasks[i]);
+                for j in 0..t {
+                    let v: Vec<f64> = groups[k]
+                        .iter()
+                        .filter_map(|r| r.accuracy_matrix[i][j])
+                        .collect();
+                    let cell = if j > i || v.is_empty() {
+                        "–".to_string()
+                    } else {
+                        format!("{:.4}", v.iter().sum::<f64>() / v.len() as f64)
+                    };
+                    let _ = write!(s, " {cell} |");
+                }
+                let _ = writeln!(s);
+            }
+            let _ = write!(s, "| *majority baseline* |");
+            for j in 0..t {
+                let b = groups[k][0]
+                    .majority_baseline
+                    .get(j)
+                    .copied()
+                    .unwrap_or(f64::NAN);
+                let _ = write!(s, " *{b:.4}* |");
+            }
+            let _ = writeln!(s, "\n");
+        }
         // Constant predictors.
         let mut flags = Vec::new();
         for r in &self.runs {
