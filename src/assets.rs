@@ -6,7 +6,7 @@ use crate::adapters::{LoraScaling, Method, SelectionMode};
 use crate::error::{Error, Result};
 use crate::eval::PerplexityMode;
 use crate::experiment::{ExperimentSpec, PerplexitySpec, TaskFormat, TaskSpec};
-use crate::train::{Pooling, Schedule, TrainConfig};
+use crate::train::{Schedule, TrainConfig};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -135,19 +135,12 @@ pub fn default_experiment(dir: &Path) -> ExperimentSpec {
         max_len: 64,
         pair_separator: None,
         train: TrainConfig {
-            batch_size: 16,
             eval_batch_size: 100,
             lr: 6e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-6,
-            weight_decay: 0.0,
-            grad_clip: Some(1.0),
-            pooling: Pooling::LastNonPad,
-            shuffle: true,
             snapshot_every: 10,
             eval_every: 25,
             perplexity: ppl.clone(),
+            ..TrainConfig::default()
         },
         perplexity: PerplexitySpec {
             text: dir.join("model/heldout.txt"),
