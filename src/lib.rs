@@ -6,6 +6,7 @@
 //! * [`device`]: wgpu GPU or Flex CPU, chosen at run time.
 
 pub mod adapters;
+pub mod app;
 pub mod assets;
 pub mod bench;
 pub mod data;

@@ -19,20 +19,24 @@ fn main() {
         Some(Command::Run(a)) => cli::run::run(a, cli.device),
         Some(Command::Pretrain(a)) => cli::pretrain::run(a, cli.device),
         Some(Command::Bench(a)) => cli::bench::run(a, cli.device),
-        // The desktop app will open here; until it lands, the main job is the embedded default
-        // experiment in the terminal.
-        None => {
-            eprintln!(
-                "curlora: LoRA and CURLoRA side by side on the embedded tiny model \
-                 (`curlora --help` lists every command)"
-            );
-            let args = <cli::run::RunArgs as clap::FromArgMatches>::from_arg_matches(
-                &<cli::run::RunArgs as clap::Args>::augment_args(clap::Command::new("run"))
-                    .get_matches_from(["run"]),
-            )
-            .expect("default arguments parse");
-            cli::run::run(&args, cli.device)
-        }
+        // The app on the embedded default: replays the recorded run at once and trains live
+        // on request. Without a display, the same experiment runs in the terminal.
+        None => match curlora::app::run() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                eprintln!(
+                    "curlora: cannot open a window ({e}); running LoRA and CURLoRA side by side \
+                     on the embedded tiny model in the terminal instead (`curlora --help` lists \
+                     every command)"
+                );
+                let args = <cli::run::RunArgs as clap::FromArgMatches>::from_arg_matches(
+                    &<cli::run::RunArgs as clap::Args>::augment_args(clap::Command::new("run"))
+                        .get_matches_from(["run"]),
+                )
+                .expect("default arguments parse");
+                cli::run::run(&args, cli.device)
+            }
+        },
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

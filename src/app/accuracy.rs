@@ -1,0 +1,146 @@
+//! View: accuracy across tasks — each method's accuracy matrix, and every task's accuracy as a
+//! curve over the whole sequence with task boundaries and the majority baseline.
+
+use super::colors::{sequential, text_on};
+use super::state::Session;
+use egui::{Align2, FontId, Sense, Stroke, Vec2};
+use egui_plot::{Line, Plot, PlotPoints, VLine};
+
+pub const WHAT: &str = "Rows: after training a task. Columns: accuracy on each task, with its own head. \
+     A drop down a column is forgetting; grey cells are tasks not trained yet.";
+
+pub fn show(ui: &mut egui::Ui, session: &Session) {
+    ui.label(WHAT);
+    ui.add_space(6.0);
+    ui.horizontal_wrapped(|ui| {
+        for run in &session.runs {
+            ui.vertical(|ui| {
+                ui.strong(format!("{} (seed {})", run.label(), run.seed));
+                matrix(ui, run);
+            });
+            ui.add_space(24.0);
+        }
+    });
+    ui.separator();
+    ui.label("Accuracy of each task over training (dashed: majority-class baseline; vertical: task boundaries)");
+    for run in &session.runs {
+        let id = format!("curves-{}-{}", run.label(), run.seed);
+        Plot::new(id)
+            .height(170.0)
+            .include_y(0.0)
+            .include_y(1.0)
+            .legend(egui_plot::Legend::default())
+            .show(ui, |plot| {
+                for (t, name) in run.tasks.iter().enumerate() {
+                    let pts: Vec<[f64; 2]> = run
+                        .curves
+                        .iter()
+                        .filter(|(_, task, _)| *task == t)
+                        .map(|(s, _, a)| [*s as f64, *a])
+                        .collect();
+                    if !pts.is_empty() {
+                        plot.line(Line::new(
+                            format!("{} · {name}", run.label()),
+                            PlotPoints::from(pts),
+                        ));
+                    }
+                    if let Some(b) = run.baselines.get(t).filter(|b| b.is_finite()) {
+                        let end = run.steps.max(1) as f64;
+                        plot.line(
+                            Line::new(
+                                format!("majority · {name}"),
+                                PlotPoints::from(vec![[0.0, *b], [end, *b]]),
+                            )
+                            .style(egui_plot::LineStyle::dashed_loose()),
+                        );
+                    }
+                }
+                for s in &run.task_starts[1.min(run.task_starts.len())..] {
+                    plot.vline(
+                        VLine::new("task boundary", *s as f64)
+                            .stroke(Stroke::new(1.0, egui::Color32::GRAY)),
+                    );
+                }
+            });
+    }
+}
+
+fn matrix(ui: &mut egui::Ui, run: &super::state::RunView) {
+    let t = run.tasks.len();
+    let cell = Vec2::new(92.0, 40.0);
+    let label_w = 110.0;
+    let (rect, _) = ui.allocate_exact_size(
+        Vec2::new(
+            label_w + cell.x * t as f32,
+            22.0 + cell.y * (t as f32 + 1.0),
+        ),
+        Sense::hover(),
+    );
+    let p = ui.painter_at(rect);
+    let font = FontId::proportional(13.0);
+    let origin = rect.min + Vec2::new(label_w, 22.0);
+    for (j, name) in run.tasks.iter().enumerate() {
+        p.text(
+            origin + Vec2::new(cell.x * (j as f32 + 0.5), -11.0),
+            Align2::CENTER_CENTER,
+            format!("on {name}"),
+            font.clone(),
+            ui.visuals().text_color(),
+        );
+    }
+    for i in 0..t {
+        p.text(
+            origin + Vec2::new(-6.0, cell.y * (i as f32 + 0.5)),
+            Align2::RIGHT_CENTER,
+            format!("after {}", run.tasks[i]),
+            font.clone(),
+            ui.visuals().text_color(),
+        );
+        for j in 0..t {
+            let r = egui::Rect::from_min_size(
+                origin + Vec2::new(cell.x * j as f32, cell.y * i as f32),
+                cell,
+            )
+            .shrink(1.0);
+            match run.accuracy.get(i, j).filter(|_| j <= i) {
+                Some(a) => {
+                    let c = sequential(a);
+                    p.rect_filled(r, 2.0, c);
+                    p.text(
+                        r.center(),
+                        Align2::CENTER_CENTER,
+                        format!("{a:.3}"),
+                        font.clone(),
+                        text_on(c),
+                    );
+                }
+                None => {
+                    p.rect_filled(
+                        r,
+                        2.0,
+                        egui::Color32::from_gray(if ui.visuals().dark_mode { 60 } else { 225 }),
+                    );
+                }
+            }
+        }
+    }
+    let y = origin.y + cell.y * t as f32;
+    p.text(
+        egui::pos2(origin.x - 6.0, y + cell.y * 0.5),
+        Align2::RIGHT_CENTER,
+        "majority",
+        font.clone(),
+        ui.visuals().weak_text_color(),
+    );
+    for j in 0..t {
+        if let Some(b) = run.baselines.get(j).filter(|b| b.is_finite()) {
+            p.text(
+                egui::pos2(origin.x + cell.x * (j as f32 + 0.5), y + cell.y * 0.5),
+                Align2::CENTER_CENTER,
+                format!("{b:.3}"),
+                font.clone(),
+                ui.visuals().weak_text_color(),
+            );
+        }
+    }
+}

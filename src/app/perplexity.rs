@@ -1,0 +1,43 @@
+//! View: held-out perplexity after each task and the training loss, per method.
+
+use super::state::Session;
+use egui_plot::{Line, Plot, PlotPoints, Points};
+
+pub const WHAT: &str = "Held-out perplexity of the language model (its own LM head) before training and \
+     after each task: a rise means the model is forgetting language it knew.";
+
+pub fn show(ui: &mut egui::Ui, session: &Session) {
+    ui.label(WHAT);
+    Plot::new("perplexity")
+        .height(220.0)
+        .legend(egui_plot::Legend::default())
+        .x_axis_label("0 = before training, k = after task k")
+        .y_axis_label("perplexity")
+        .show(ui, |plot| {
+            for run in &session.runs {
+                let pts: Vec<[f64; 2]> = run
+                    .perplexity
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| [k as f64, *p])
+                    .collect();
+                let name = format!("{} seed {}", run.label(), run.seed);
+                plot.line(Line::new(name.clone(), PlotPoints::from(pts.clone())));
+                plot.points(Points::new(name, PlotPoints::from(pts)).radius(4.0));
+            }
+        });
+    ui.label("Training loss (cross-entropy of each task's head)");
+    Plot::new("loss")
+        .height(200.0)
+        .legend(egui_plot::Legend::default())
+        .x_axis_label("optimizer step")
+        .show(ui, |plot| {
+            for run in &session.runs {
+                let pts: Vec<[f64; 2]> = run.losses.iter().map(|(s, l)| [*s as f64, *l]).collect();
+                plot.line(Line::new(
+                    format!("{} seed {}", run.label(), run.seed),
+                    PlotPoints::from(pts),
+                ));
+            }
+        });
+}

@@ -1,0 +1,51 @@
+//! The app's state, rebuilt from the recorded run's events, shows the engine's numbers.
+
+use curlora::app::state::{RECORDED_RUN, Session, parse_recording};
+use curlora::metrics::summarize;
+use curlora::train::Event;
+
+#[test]
+fn replaying_the_recording_rebuilds_the_engines_numbers() {
+    let events = parse_recording(RECORDED_RUN).unwrap();
+    let mut session = Session::default();
+    for e in &events {
+        session.apply(e);
+    }
+    assert_eq!(session.runs.len(), 2);
+    for (k, run) in session.runs.iter().enumerate() {
+        // Every eval event lands in the matrix, and the matrix gives the run_end metrics.
+        let reported = events
+            .iter()
+            .find_map(|e| match e {
+                Event::RunEnd { run, metrics } if *run == k => Some(*metrics),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(run.metrics, Some(reported));
+        let m = summarize(&run.accuracy);
+        assert!((m.acc.unwrap() - reported.acc.unwrap()).abs() < 1e-12);
+        assert_eq!(run.perplexity.len(), 4, "before + after each task");
+        assert_eq!(run.task_starts.len(), 3);
+        assert!(run.baselines.iter().all(|b| (b - 0.5).abs() < 1e-12));
+        assert_eq!(run.losses.len(), run.steps);
+    }
+    assert_eq!(session.runs[0].label(), "lora-8");
+    assert_eq!(session.runs[1].label(), "curlora-8");
+    // CURLoRA's U snapshots are r×r = 64 values for each of its 8 modules; LoRA has norms only.
+    assert_eq!(session.runs[1].u.len(), 8);
+    assert!(session.runs[1].u.values().all(|(u, _)| u.len() == 64));
+    assert!(
+        session.runs[0]
+            .u
+            .values()
+            .all(|(u, h)| u.is_empty() && !h.is_empty())
+    );
+    assert_eq!(session.runs[1].selections.len(), 8);
+}
+
+#[test]
+fn a_broken_recording_names_its_line() {
+    let err =
+        parse_recording("{\"event\":\"task_end\",\"run\":0,\"task\":0}\nnot json\n").unwrap_err();
+    assert!(err.starts_with("line 2:"), "{err}");
+}
