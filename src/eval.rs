@@ -16,6 +16,20 @@ pub struct LmEval {
     pub perplexity: f64,
 }
 
+impl LmEval {
+    /// The result for a mean loss over `tokens` tokens; a non-finite loss is an error.
+    fn from_loss(tokens: usize, loss: f64) -> Result<Self> {
+        if !loss.is_finite() {
+            return Err(Error::Numeric(format!("loss is {loss}")));
+        }
+        Ok(LmEval {
+            tokens,
+            loss,
+            perplexity: loss.exp(),
+        })
+    }
+}
+
 /// Every id must index the model's vocabulary (a tokenizer from another model would not).
 fn check_vocab(model: &Gpt2, ids: &[u32]) -> Result<()> {
     let vocab = model.config.vocab_size;
@@ -49,14 +63,7 @@ pub fn first_window(model: &Gpt2, ids: &[u32], max_tokens: usize) -> Result<LmEv
     check_vocab(model, &ids[..n])?;
     let x = Tensor::<2, Int>::from_data(TensorData::new(data, [1, n]), &device);
     let loss = model.lm_loss(x).into_scalar::<f32>() as f64;
-    if !loss.is_finite() {
-        return Err(Error::Numeric(format!("loss is {loss}")));
-    }
-    Ok(LmEval {
-        tokens: n,
-        loss,
-        perplexity: loss.exp(),
-    })
+    LmEval::from_loss(n, loss)
 }
 
 /// How held-out perplexity is measured.
@@ -153,12 +160,5 @@ pub fn sliding_window(model: &Gpt2, ids: &[u32], window: usize, stride: usize) -
         begin += stride;
     }
     let loss = total / count as f64;
-    if !loss.is_finite() {
-        return Err(Error::Numeric(format!("loss is {loss}")));
-    }
-    Ok(LmEval {
-        tokens: n,
-        loss,
-        perplexity: loss.exp(),
-    })
+    LmEval::from_loss(n, loss)
 }
