@@ -69,16 +69,20 @@ pub fn fingerprint() -> String {
     format!("{:x}", h.finalize())[..16].to_string()
 }
 
+/// `$XDG_CACHE_HOME/curlora`, else `~/.cache/curlora`: where unpacked assets and imported
+/// GGUF models live.
+pub fn cache_root() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("curlora")
+}
+
 /// Writes the embedded files to a cache folder (once) and returns it, so the default
 /// experiment loads through the same code as any model folder and data file.
 pub fn materialize() -> Result<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base
-        .join("curlora")
-        .join(format!("embedded-{}", fingerprint()));
+    let dir = cache_root().join(format!("embedded-{}", fingerprint()));
     for (name, bytes) in FILES {
         let path = dir.join(name);
         let fresh = std::fs::read(&path).map(|b| b == bytes).unwrap_or(false);

@@ -9,7 +9,7 @@
 
 use crate::adapters::{AdapterConfig, Method, store};
 use crate::error::Result;
-use crate::model::{Gpt2, Gpt2Config};
+use crate::model::{Gpt2, Gpt2Config, LanguageModel};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -112,7 +112,8 @@ pub fn run_mode(
     let adapter_bytes = if method == Method::Frozen {
         0
     } else {
-        let b = store::save(&path, &model.valid(), &cfg, &model.weights_hash, &[])?;
+        let hash = model.weights_hash.clone();
+        let b = store::save(&path, &LanguageModel::Gpt2(model.valid()), &cfg, &hash, &[])?;
         let _ = std::fs::remove_file(&path);
         b
     };

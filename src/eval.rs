@@ -1,7 +1,7 @@
 //! Language-model evaluation: mean next-token cross-entropy and perplexity.
 
 use crate::error::{Error, Result};
-use crate::model::Gpt2;
+use crate::model::LanguageModel;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::Serialize;
 
@@ -31,8 +31,8 @@ impl LmEval {
 }
 
 /// Every id must index the model's vocabulary (a tokenizer from another model would not).
-fn check_vocab(model: &Gpt2, ids: &[u32]) -> Result<()> {
-    let vocab = model.config.vocab_size;
+fn check_vocab(model: &LanguageModel, ids: &[u32]) -> Result<()> {
+    let vocab = model.vocab_size();
     match ids.iter().find(|&&i| i as usize >= vocab) {
         Some(bad) => Err(Error::config(format!(
             "token id {bad} is outside the model's vocabulary of {vocab}: \
@@ -44,21 +44,21 @@ fn check_vocab(model: &Gpt2, ids: &[u32]) -> Result<()> {
 
 /// The reference code's perplexity: one forward pass over the first `max_tokens` ids
 /// (no stride, no sliding window), `exp` of the mean next-token loss.
-pub fn first_window(model: &Gpt2, ids: &[u32], max_tokens: usize) -> Result<LmEval> {
+pub fn first_window(model: &LanguageModel, ids: &[u32], max_tokens: usize) -> Result<LmEval> {
     let n = ids.len().min(max_tokens);
     if n < 2 {
         return Err(Error::config(format!(
             "need at least 2 tokens to measure a next-token loss, got {n}"
         )));
     }
-    let ctx = model.config.n_positions;
+    let ctx = model.max_positions();
     if n > ctx {
         return Err(Error::config(format!(
             "{n} tokens do not fit in one window: the model's context (n_positions) is {ctx}; \
              pass --max-tokens {ctx} or less"
         )));
     }
-    let device = model.wte.val().device();
+    let device = model.device();
     let data: Vec<i64> = ids[..n].iter().map(|&i| i64::from(i)).collect();
     check_vocab(model, &ids[..n])?;
     let x = Tensor::<2, Int>::from_data(TensorData::new(data, [1, n]), &device);
@@ -85,12 +85,12 @@ pub enum PerplexityMode {
 }
 
 impl PerplexityMode {
-    pub fn evaluate(&self, model: &Gpt2, ids: &[u32]) -> Result<LmEval> {
+    pub fn evaluate(&self, model: &LanguageModel, ids: &[u32]) -> Result<LmEval> {
         match *self {
             // A model with a shorter context than the preset asks for evaluates its whole
             // context instead (GPT-2 small to large have 1,024 positions; tiny models fewer).
             PerplexityMode::FirstWindow { max_tokens } => {
-                first_window(model, ids, max_tokens.min(model.config.n_positions))
+                first_window(model, ids, max_tokens.min(model.max_positions()))
             }
             PerplexityMode::Sliding {
                 window,
@@ -102,10 +102,15 @@ impl PerplexityMode {
 }
 
 /// Sliding-window perplexity (see [`PerplexityMode::Sliding`]).
-pub fn sliding_window(model: &Gpt2, ids: &[u32], window: usize, stride: usize) -> Result<LmEval> {
+pub fn sliding_window(
+    model: &LanguageModel,
+    ids: &[u32],
+    window: usize,
+    stride: usize,
+) -> Result<LmEval> {
     let n = ids.len();
     // A model with a shorter context than asked for keeps the same overlap ratio.
-    let ctx = model.config.n_positions;
+    let ctx = model.max_positions();
     let (window, stride) = if window > ctx {
         (ctx, (stride * ctx / window).max(1))
     } else {
@@ -118,7 +123,7 @@ pub fn sliding_window(model: &Gpt2, ids: &[u32], window: usize, stride: usize) -
         )));
     }
     check_vocab(model, ids)?;
-    let device = model.wte.val().device();
+    let device = model.device();
     let mut total = 0f64;
     let mut count = 0usize;
     let mut predicted_up_to = 1; // tokens [1, predicted_up_to) are done

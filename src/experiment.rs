@@ -6,7 +6,7 @@ use crate::adapters::{AdapterConfig, LoraScaling, Method, SelectionMode};
 use crate::data::{self, Dataset, LoadOptions, PairEncoding, Sentiment140Labels};
 use crate::error::{Error, Result};
 use crate::eval::PerplexityMode;
-use crate::model::{self, Gpt2};
+use crate::model::{self, LanguageModel};
 use crate::report::{Report, RunReport};
 use crate::train::batch::encode_dataset;
 use crate::train::{EventSink, RunContext, Schedule, TaskData, TrainConfig, run_sequence};
@@ -207,7 +207,7 @@ fn read_split(
 pub struct Experiment {
     pub spec: ExperimentSpec,
     pub model_dir: PathBuf,
-    pub base: Gpt2,
+    pub base: LanguageModel,
     pub tasks: Vec<TaskData>,
     pub heldout: Vec<u32>,
     /// Malformed rows skipped per file (only with `skip_bad_rows`), with the first problem.
@@ -242,14 +242,14 @@ impl Experiment {
         }
         // One source of truth for how perplexity is measured.
         spec.train.perplexity = spec.perplexity.mode.clone();
-        let base = Gpt2::load(&model_dir, device)?;
-        let tokenizer = model::load_tokenizer(&model_dir)?;
-        let pad = base.config.eos_token_id.unwrap_or(0);
+        let base = LanguageModel::load(&model_dir, device)?;
+        let tokenizer = model::load_tokenizer(&model::lm::resolve(&model_dir)?)?;
+        let pad = base.pad_id();
         let pair = match &spec.pair_separator {
             None => PairEncoding::Concat,
             Some(s) => PairEncoding::Separator(s.clone()),
         };
-        let vocab = base.config.vocab_size;
+        let vocab = base.vocab_size();
         let mut tasks = Vec::new();
         let mut skipped = Vec::new();
         let opts = if spec.skip_bad_rows {
@@ -271,7 +271,7 @@ impl Experiment {
                     skipped.push((path.clone(), r.skipped, r.first_error));
                 }
             }
-            let max_len = spec.max_len.min(base.config.n_positions);
+            let max_len = spec.max_len.min(base.max_positions());
             tasks.push(TaskData {
                 name: t.name.clone(),
                 train: encode_dataset(&tokenizer, &train, &pair, max_len, pad, vocab)?,

@@ -7,7 +7,7 @@ use burn::tensor::Device;
 use common::fixture;
 use curlora::adapters::cur::{self, SelectionConfig, SelectionMode};
 use curlora::adapters::{AdapterConfig, Method};
-use curlora::model::Gpt2;
+use curlora::model::LanguageModel;
 use curlora::rng::{Rng, derive_seed};
 
 /// `[in, out]` = `[6, 10]` with columns 0..3 and row 0 scaled down (low energy).
@@ -174,7 +174,7 @@ fn without_replacement_never_repeats() {
 fn model_selection_matches_standalone_selection() {
     let device = Device::flex();
     let dir = fixture("tiny-gpt2");
-    let base = Gpt2::load(&dir, &device).unwrap();
+    let base = LanguageModel::load(&dir, &device).unwrap();
     let w = base.module("h.1.attn.c_attn").unwrap().weight_host();
     let shape = base.module("h.1.attn.c_attn").unwrap().shape();
     let cfg = AdapterConfig::new(Method::CurLora, 8, 77);
@@ -229,7 +229,7 @@ fn select_cli_prints_the_documented_json() {
     assert_eq!(v["cols"].as_array().unwrap().len(), 4);
     assert_eq!(v["rows"].as_array().unwrap().len(), 4);
     // Same indices as the library with the derived seed.
-    let base = Gpt2::load(&fixture("tiny-gpt2"), &Device::flex()).unwrap();
+    let base = LanguageModel::load(&fixture("tiny-gpt2"), &Device::flex()).unwrap();
     let m = base.module("h.0.attn.c_attn").unwrap();
     let cfg = SelectionConfig {
         rank: 4,

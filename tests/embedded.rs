@@ -3,7 +3,7 @@
 
 use burn::tensor::Device;
 use curlora::assets;
-use curlora::model::{self, Gpt2};
+use curlora::model::{self, LanguageModel};
 use std::path::Path;
 
 fn readme() -> String {
@@ -42,7 +42,7 @@ fn embedded_model_gives_the_recorded_perplexity() {
         .unwrap();
     let dir = assets::materialize().unwrap();
     let spec = assets::default_experiment(&dir);
-    let m = Gpt2::load(&dir.join("model"), &Device::flex()).unwrap();
+    let m = LanguageModel::load(&dir.join("model"), &Device::flex()).unwrap();
     let tok = model::load_tokenizer(&dir.join("model")).unwrap();
     let held = std::fs::read_to_string(&spec.perplexity.text).unwrap();
     let ids = model::encode(&tok, &held, &spec.perplexity.text).unwrap();
@@ -53,9 +53,9 @@ fn embedded_model_gives_the_recorded_perplexity() {
     );
     // A pretrained model: far better than uniform over its vocabulary.
     assert!(
-        got < m.config.vocab_size as f64 / 4.0,
+        got < m.vocab_size() as f64 / 4.0,
         "perplexity {got} vs vocab {}",
-        m.config.vocab_size
+        m.vocab_size()
     );
 }
 

@@ -9,7 +9,7 @@ use common::*;
 use curlora::adapters::{AdapterConfig, Method, store};
 use curlora::eval::PerplexityMode;
 use curlora::experiment::{Experiment, ExperimentSpec, TaskFormat, TaskSpec};
-use curlora::model::Gpt2;
+use curlora::model::LanguageModel;
 use curlora::train::{NoEvents, RunContext, RunStatus, Schedule, TaskModel, run_sequence};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -167,10 +167,10 @@ fn adapters_save_and_load_to_identical_outputs() {
         assert_eq!(out.status, RunStatus::Completed);
         let path = tmp(&format!("save-{method}")).join("a.safetensors");
         let heads = vec![("fruit".to_string(), out.heads[0].clone())];
-        store::save(&path, &out.model, &cfg, &exp.base.weights_hash, &heads).unwrap();
+        store::save(&path, &out.model, &cfg, exp.base.weights_hash(), &heads).unwrap();
         let device = Device::flex();
-        let base = Gpt2::load(&fixture("tiny-gpt2"), &device).unwrap();
-        let hash = base.weights_hash.clone();
+        let base = LanguageModel::load(&fixture("tiny-gpt2"), &device).unwrap();
+        let hash = base.weights_hash().to_string();
         let loaded = store::load(&path, base, &hash).unwrap();
         assert_eq!(loaded.meta.config, cfg);
         let g = golden();
@@ -187,7 +187,7 @@ fn adapters_save_and_load_to_identical_outputs() {
             "{method}: outputs differ after reload"
         );
         // The adapter really trained (so the comparison means something).
-        let base = Gpt2::load(&fixture("tiny-gpt2"), &device).unwrap();
+        let base = LanguageModel::load(&fixture("tiny-gpt2"), &device).unwrap();
         let c = to_vec(base.logits(ids));
         assert!(
             max_abs_diff(&a, &c) > 1e-6,
@@ -203,12 +203,12 @@ fn adapters_save_and_load_to_identical_outputs() {
 fn adapter_is_refused_on_other_weights_and_accepted_on_the_same_weights_in_another_layout() {
     let (exp, cfg, out) = trained(Method::CurLora, 1e-2);
     let path = tmp("refuse").join("a.safetensors");
-    store::save(&path, &out.model, &cfg, &exp.base.weights_hash, &[]).unwrap();
+    store::save(&path, &out.model, &cfg, exp.base.weights_hash(), &[]).unwrap();
     // Same weights, other key layout: same hash, accepted.
     let device = Device::flex();
-    let same = Gpt2::load(&fixture("tiny-gpt2-noprefix"), &device).unwrap();
-    let h = same.weights_hash.clone();
-    assert_eq!(h, exp.base.weights_hash);
+    let same = LanguageModel::load(&fixture("tiny-gpt2-noprefix"), &device).unwrap();
+    let h = same.weights_hash().to_string();
+    assert_eq!(h, exp.base.weights_hash());
     assert!(store::load(&path, same, &h).is_ok());
     // One weight changed: refused, naming the file.
     let dir = tmp("other-weights");
@@ -220,8 +220,8 @@ fn adapter_is_refused_on_other_weights_and_accepted_on_the_same_weights_in_anoth
     let n = changed.len();
     changed[n - 3] ^= 0x01; // a low mantissa bit of the last tensor's last value
     std::fs::write(dir.join("model.safetensors"), changed).unwrap();
-    let other = Gpt2::load(&dir, &device).unwrap();
-    let h = other.weights_hash.clone();
+    let other = LanguageModel::load(&dir, &device).unwrap();
+    let h = other.weights_hash().to_string();
     let err = store::load(&path, other, &h)
         .err()
         .expect("must refuse")

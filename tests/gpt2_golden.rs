@@ -6,14 +6,14 @@ mod common;
 use burn::tensor::Device;
 use common::*;
 use curlora::adapters::{AdapterConfig, Method};
-use curlora::model::{self, Gpt2};
+use curlora::model::{self, LanguageModel};
 
 const TOL: f32 = 1e-4;
 
 fn check_logits(dir: &str) {
     let g = golden();
     let device = Device::flex();
-    let model = Gpt2::load(&fixture(dir), &device).unwrap();
+    let model = LanguageModel::load(&fixture(dir), &device).unwrap();
     let ids = ids_tensor(&g.input_ids, &device);
     let hidden = model.hidden(ids.clone(), None);
     let diff_h = max_abs_diff(&to_vec(hidden.clone()), &g.hidden_last);
@@ -49,7 +49,7 @@ fn tokenizer_and_eval_match_transformers() {
     let text = std::fs::read_to_string(&sample).unwrap();
     let ids = model::encode(&tok, &text, &sample).unwrap();
     assert_eq!(&ids[..g.eval_ids.len()], &g.eval_ids[..]);
-    let model = Gpt2::load(&dir, &Device::flex()).unwrap();
+    let model = LanguageModel::load(&dir, &Device::flex()).unwrap();
     let r = curlora::eval::first_window(&model, &ids, g.eval_max_tokens).unwrap();
     assert_eq!(r.tokens, g.eval_max_tokens);
     assert!(
@@ -65,7 +65,7 @@ fn tokenizer_and_eval_match_transformers() {
 fn zero_adapters_give_exactly_the_base_model() {
     let g = golden();
     let device = Device::flex();
-    let base = Gpt2::load(&fixture("tiny-gpt2"), &device).unwrap();
+    let base = LanguageModel::load(&fixture("tiny-gpt2"), &device).unwrap();
     let ids = ids_tensor(&g.input_ids, &device);
     let expected = to_vec(base.logits(ids.clone()));
     for method in [Method::CurLora, Method::Lora] {
@@ -74,7 +74,7 @@ fn zero_adapters_give_exactly_the_base_model() {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let model = Gpt2::load(&fixture("tiny-gpt2"), &device).unwrap();
+        let model = LanguageModel::load(&fixture("tiny-gpt2"), &device).unwrap();
         let (model, _) = model.with_adapters(&cfg).unwrap();
         let got = to_vec(model.logits(ids.clone()));
         // U = 0 (CURLoRA) and B = 0 (LoRA) add exact zeros: bitwise equal.
@@ -93,7 +93,7 @@ fn zero_adapters_give_exactly_the_base_model() {
 #[test]
 fn sliding_window_perplexity_matches_hand_computation() {
     let g = golden();
-    let model = Gpt2::load(&fixture("tiny-gpt2"), &Device::flex()).unwrap();
+    let model = LanguageModel::load(&fixture("tiny-gpt2"), &Device::flex()).unwrap();
     let ids = &g.eval_ids[..40];
     let one = curlora::eval::first_window(&model, ids, 40).unwrap();
     let s = curlora::eval::sliding_window(&model, ids, 64, 32).unwrap();

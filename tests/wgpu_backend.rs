@@ -13,7 +13,7 @@ use burn::tensor::Device;
 use common::*;
 use curlora::adapters::{AdapterConfig, Method};
 use curlora::device::{self, DeviceChoice};
-use curlora::model::Gpt2;
+use curlora::model::LanguageModel;
 use curlora::rng::Rng;
 use std::sync::OnceLock;
 
@@ -39,7 +39,7 @@ fn gpu() -> Option<Device> {
 fn golden_logits_on_wgpu() {
     let Some(device) = gpu() else { return };
     let g = golden();
-    let model = Gpt2::load(&fixture("tiny-gpt2"), &device).unwrap();
+    let model = LanguageModel::load(&fixture("tiny-gpt2"), &device).unwrap();
     let ids = ids_tensor(&g.input_ids, &device);
     let logits = to_vec(model.logits(ids.clone()));
     let d = max_abs_diff(&logits, &g.logits);
@@ -53,23 +53,21 @@ fn golden_logits_on_wgpu() {
 }
 
 /// A CURLoRA + LoRA model with non-zero adapters, identical on both devices.
-fn adapted(device: &Device, method: Method) -> Gpt2 {
+fn adapted(device: &Device, method: Method) -> LanguageModel {
     let mut cfg = AdapterConfig::new(method, 4, 3);
     cfg.targets = vec!["attn.c_attn".into(), "mlp.c_proj".into()];
-    let (mut model, _) = Gpt2::load(&fixture("tiny-gpt2"), device)
+    let (mut model, _) = LanguageModel::load(&fixture("tiny-gpt2"), device)
         .unwrap()
         .with_adapters(&cfg)
         .unwrap();
     let mut rng = Rng::new(17);
-    for block in &mut model.blocks {
-        for layer in [&mut block.attn.c_attn, &mut block.mlp.c_proj] {
-            if let Some(c) = layer.cur.as_mut() {
-                c.u = Param::from_tensor(random_tensor(&mut rng, [4, 4], 0.5, device));
-            }
-            if let Some(l) = layer.lora.as_mut() {
-                let out = l.b.shape().dims::<2>()[1];
-                l.b = Param::from_tensor(random_tensor(&mut rng, [4, out], 0.5, device));
-            }
+    for (_, layer) in model.modules_mut() {
+        if let Some(c) = layer.cur.as_mut() {
+            c.u = Param::from_tensor(random_tensor(&mut rng, [4, 4], 0.5, device));
+        }
+        if let Some(l) = layer.lora.as_mut() {
+            let out = l.b.shape().dims::<2>()[1];
+            l.b = Param::from_tensor(random_tensor(&mut rng, [4, out], 0.5, device));
         }
     }
     model
@@ -86,7 +84,7 @@ fn cpu_and_gpu_agree_on_forward_and_backward() {
             let ids = ids_tensor(&g.input_ids, &device);
             let loss = model.lm_loss(ids);
             let grads = loss.backward();
-            let layer = &model.blocks[0].attn.c_attn;
+            let layer = model.module("h.0.attn.c_attn").unwrap();
             let grad = match method {
                 Method::CurLora => layer.cur.as_ref().unwrap().u.val().grad(&grads),
                 _ => layer.lora.as_ref().unwrap().a.val().grad(&grads),
@@ -115,7 +113,7 @@ fn cpu_and_gpu_agree_on_forward_and_backward() {
 fn adapter_forward_on_gpu_equals_dense_reference() {
     let Some(device) = gpu() else { return };
     let model = adapted(&device, Method::CurLora);
-    let layer = &model.blocks[1].attn.c_attn;
+    let layer = model.module("h.1.attn.c_attn").unwrap();
     let [n_in, _] = layer.shape();
     let mut rng = Rng::new(2);
     let x = random_tensor(&mut rng, [9, n_in], 1.0, &device);

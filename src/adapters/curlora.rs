@@ -21,10 +21,12 @@ pub struct CurLora {
     /// Scale on the adapter output (1 in the reference, no division by r).
     #[module(skip)]
     pub alpha: f64,
-    /// Selected column indices (into `out`).
+    /// Selected column indices, in the checkpoint's orientation (see
+    /// [`Layout`](super::linear::Layout)): outputs for GPT-2, inputs for `nn.Linear` models.
     #[module(skip)]
     pub cols: Vec<usize>,
-    /// Selected row indices (into `in`).
+    /// Selected row indices, in the checkpoint's orientation: inputs for GPT-2, outputs for
+    /// `nn.Linear` models.
     #[module(skip)]
     pub rows: Vec<usize>,
     /// Form `C·U·R` (`in×out`) on every call and multiply by it, as the reference code does.

@@ -1,5 +1,9 @@
-//! A linear layer `y = x·W + b` (`W: [in, out]`, GPT-2 `Conv1D` layout) that can carry one
-//! adapter: CURLoRA, LoRA, or none (frozen, or fully trainable for a full fine-tune).
+//! A linear layer `y = x·W + b` (`W: [in, out]`) that can carry one adapter: CURLoRA, LoRA, or
+//! none (frozen, or fully trainable for a full fine-tune).
+//!
+//! `W` is always held `[in, out]` for the forward pass. Checkpoints store it either way round
+//! (GPT-2's `Conv1D` as `[in, out]`, `nn.Linear` as `[out, in]`), and CUR selection follows the
+//! checkpoint's own orientation, as the reference code does: see [`Layout`].
 
 use super::cur::{self, CurSelection};
 use super::curlora::CurLora;
@@ -9,25 +13,65 @@ use crate::error::Result;
 use crate::rng::Rng;
 use burn::module::{Module, Param};
 use burn::tensor::{Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// How the checkpoint stores a weight, which decides what CUR calls a column and a row.
+///
+/// * `InOut` (GPT-2 `Conv1D`, `W: [in, out]`): columns are outputs, rows are inputs — the
+///   reference's GPT-2 path.
+/// * `OutIn` (`nn.Linear`, `W_hf: [out, in]`; Llama, Mistral): selection runs on `W_hf` as the
+///   reference's Mistral path does, so columns are *inputs* and rows are *outputs*. With
+///   `W = W_hfᵀ` held for the forward pass, the reference's `ΔW_hf = C·U_ref·R` becomes
+///   `ΔW = W[:, rows]·U·W[cols, :]` with `U = U_refᵀ`: the same update, the indices of the
+///   reference, and `U` stored in the `[in, out]` frame (the transpose of the reference's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    #[default]
+    InOut,
+    OutIn,
+}
 
 #[derive(Module, Debug)]
 pub struct AdaptedLinear {
     /// `[in, out]`.
     pub weight: Param<Tensor<2>>,
-    /// `[out]`.
-    pub bias: Param<Tensor<1>>,
+    /// `[out]`; Llama-family projections have none.
+    pub bias: Option<Param<Tensor<1>>>,
     pub cur: Option<CurLora>,
     pub lora: Option<Lora>,
+    /// The checkpoint's orientation of `weight`, for CUR selection.
+    #[module(skip)]
+    pub layout: Layout,
 }
 
 impl AdaptedLinear {
-    /// A frozen layer (no gradient for `W` or `b`).
+    /// A frozen `Conv1D`-style layer (no gradient for `W` or `b`).
     pub fn frozen(weight: Tensor<2>, bias: Tensor<1>) -> Self {
         Self {
             weight: Param::from_tensor(weight).set_require_grad(false),
-            bias: Param::from_tensor(bias).set_require_grad(false),
+            bias: Some(Param::from_tensor(bias).set_require_grad(false)),
             cur: None,
             lora: None,
+            layout: Layout::InOut,
+        }
+    }
+
+    /// A frozen `nn.Linear` layer: `weight_t` is `W_hfᵀ` (`[in, out]`), `bias` optional.
+    pub fn frozen_linear(weight_t: Tensor<2>, bias: Option<Tensor<1>>) -> Self {
+        Self {
+            weight: Param::from_tensor(weight_t).set_require_grad(false),
+            bias: bias.map(|b| Param::from_tensor(b).set_require_grad(false)),
+            cur: None,
+            lora: None,
+            layout: Layout::OutIn,
+        }
+    }
+
+    fn add_bias(&self, y: Tensor<2>) -> Tensor<2> {
+        match &self.bias {
+            Some(b) => y.add(b.val().unsqueeze::<2>()),
+            None => y,
         }
     }
 
@@ -38,10 +82,7 @@ impl AdaptedLinear {
 
     /// `x: [N, in]` → `[N, out]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let base = x
-            .clone()
-            .matmul(self.weight.val())
-            .add(self.bias.val().unsqueeze::<2>());
+        let base = self.add_bias(x.clone().matmul(self.weight.val()));
         match (&self.cur, &self.lora) {
             (Some(c), _) => base.add(c.delta(x)),
             (None, Some(l)) => base.add(l.delta(x)),
@@ -60,7 +101,7 @@ impl AdaptedLinear {
         } else if let Some(l) = &self.lora {
             w = w.add(l.a.val().matmul(l.b.val()).mul_scalar(l.scale));
         }
-        x.matmul(w).add(self.bias.val().unsqueeze::<2>())
+        self.add_bias(x.matmul(w))
     }
 
     /// Host copy of `W` (row-major `[in, out]`).
@@ -83,25 +124,29 @@ impl AdaptedLinear {
     ) -> Result<(Self, Option<CurSelection>)> {
         let shape = self.shape();
         let device = self.weight.val().device();
+        let full = config.method == Method::Full;
         let mut layer = Self {
-            weight: self.weight.set_require_grad(config.method == Method::Full),
-            bias: self.bias.set_require_grad(config.method == Method::Full),
+            weight: self.weight.set_require_grad(full),
+            bias: self.bias.map(|b| b.set_require_grad(full)),
             cur: None,
             lora: None,
+            layout: self.layout,
         };
         match config.method {
             Method::Full | Method::Frozen => Ok((layer, None)),
             Method::CurLora => {
                 cur::check_rank(config.rank, shape)?;
                 let w = layer.weight_host();
-                let sel = cur::select(
-                    &w,
-                    shape,
-                    &config.selection_config(),
-                    crate::rng::derive_seed(config.seed, name),
-                )
-                .map_err(|e| crate::Error::config(format!("module {name}: {e}")))?;
-                let (c, r) = cur::gather(&w, shape, &sel.cols, &sel.rows);
+                let seed = crate::rng::derive_seed(config.seed, name);
+                let sel = layer
+                    .select_on(&w, &config.selection_config(), seed)
+                    .map_err(|e| crate::Error::config(format!("module {name}: {e}")))?;
+                // C and R in the `[in, out]` frame of the forward pass (see `Layout`).
+                let (c_idx, r_idx) = match layer.layout {
+                    Layout::InOut => (sel.cols.clone(), sel.rows.clone()),
+                    Layout::OutIn => (sel.rows.clone(), sel.cols.clone()),
+                };
+                let (c, r) = cur::gather(&w, shape, &c_idx, &r_idx);
                 let rank = config.rank;
                 let c = Tensor::<2>::from_data(TensorData::new(c, [shape[0], rank]), &device);
                 let r = Tensor::<2>::from_data(TensorData::new(r, [rank, shape[1]]), &device);
@@ -137,11 +182,44 @@ impl AdaptedLinear {
         }
     }
 
+    /// Draws a CUR selection for this layer's weight, in the checkpoint's orientation (see
+    /// [`Layout`]): exactly what attaching a CURLoRA adapter with this seed draws.
+    pub fn select(&self, config: &cur::SelectionConfig, seed: u64) -> Result<CurSelection> {
+        self.select_on(&self.weight_host(), config, seed)
+    }
+
+    fn select_on(
+        &self,
+        w: &[f32],
+        config: &cur::SelectionConfig,
+        seed: u64,
+    ) -> Result<CurSelection> {
+        let shape = self.shape();
+        match self.layout {
+            Layout::InOut => cur::select(w, shape, config, seed),
+            // Select on W_hf = Wᵀ (`[out, in]`).
+            Layout::OutIn => cur::select(&transpose(w, shape), [shape[1], shape[0]], config, seed),
+        }
+    }
+
     /// Parameters this layer trains under its current set-up.
     pub fn trainable_params(&self, full: bool) -> usize {
         let [n_in, n_out] = self.shape();
-        let own = if full { n_in * n_out + n_out } else { 0 };
+        let bias = if self.bias.is_some() { n_out } else { 0 };
+        let own = if full { n_in * n_out + bias } else { 0 };
         own + self.cur.as_ref().map_or(0, |c| c.trainable_params())
             + self.lora.as_ref().map_or(0, |l| l.trainable_params())
     }
+}
+
+/// Row-major `[rows, cols]` → `[cols, rows]`.
+pub fn transpose(w: &[f32], shape: [usize; 2]) -> Vec<f32> {
+    let [n, m] = shape;
+    let mut out = vec![0f32; w.len()];
+    for i in 0..n {
+        for j in 0..m {
+            out[j * n + i] = w[i * m + j];
+        }
+    }
+    out
 }

@@ -8,7 +8,7 @@
 use super::{AdapterConfig, Method};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
-use crate::model::Gpt2;
+use crate::model::LanguageModel;
 use crate::model::gpt2::host;
 use crate::train::Head;
 use burn::module::Param;
@@ -23,7 +23,7 @@ use std::path::Path;
 pub struct AdapterMeta {
     pub format_version: u32,
     pub config: AdapterConfig,
-    /// SHA-256 of the base weights (see [`Gpt2::weights_hash`]).
+    /// SHA-256 of the base weights (see [`LanguageModel::weights_hash`]).
     pub base_hash: String,
     /// Selected `(cols, rows)` by module, for CURLoRA.
     pub indices: BTreeMap<String, (Vec<usize>, Vec<usize>)>,
@@ -38,7 +38,7 @@ fn bytes(v: &[f32]) -> Vec<u8> {
 /// Writes `model`'s trained tensors and `heads` to `path` (atomically).
 pub fn save(
     path: &Path,
-    model: &Gpt2,
+    model: &LanguageModel,
     config: &AdapterConfig,
     base_hash: &str,
     heads: &[(String, Head)],
@@ -99,7 +99,7 @@ pub fn save(
 
 /// A loaded adapter: the model with it attached, and its heads.
 pub struct Loaded {
-    pub model: Gpt2,
+    pub model: LanguageModel,
     pub meta: AdapterMeta,
     pub heads: Vec<(String, Head)>,
 }
@@ -129,7 +129,7 @@ pub fn read_meta(path: &Path) -> Result<(Vec<u8>, AdapterMeta)> {
 }
 
 /// Attaches the adapter in `path` to `base` (whose weights hash to `base_hash`).
-pub fn load(path: &Path, base: Gpt2, base_hash: &str) -> Result<Loaded> {
+pub fn load(path: &Path, base: LanguageModel, base_hash: &str) -> Result<Loaded> {
     let (data, meta) = read_meta(path)?;
     if meta.base_hash != base_hash {
         return Err(Error::format(
@@ -144,7 +144,7 @@ pub fn load(path: &Path, base: Gpt2, base_hash: &str) -> Result<Loaded> {
     }
     let st = SafeTensors::deserialize(&data)
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
-    let device = base.wte.val().device();
+    let device = base.device();
     let read = |key: &str, shape: &[usize]| -> Result<Tensor<2>> {
         let view = st
             .tensor(key)
@@ -204,35 +204,28 @@ pub fn load(path: &Path, base: Gpt2, base_hash: &str) -> Result<Loaded> {
         let bytes = safetensors::serialize(tensors, None)
             .map_err(|e| Error::format(path, format!("cannot read full weights: {e}")))?;
         let ckpt = crate::model::weights::Checkpoint::from_bytes(path, bytes)?;
-        let full = Gpt2::from_checkpoint(model.config.clone(), &ckpt, &device)?;
-        let (full, _) = full.with_adapters(&meta.config)?;
-        model = Gpt2 {
-            weights_hash: model.weights_hash.clone(),
-            ..full
-        };
+        let full = model.with_weights(&ckpt, &device)?;
+        let (mut full, _) = full.with_adapters(&meta.config)?;
+        // The adapter is still tied to the base it was trained from.
+        let hash = model.weights_hash().to_string();
+        match &mut full {
+            LanguageModel::Gpt2(m) => m.weights_hash = hash,
+            LanguageModel::Llama(m) => m.weights_hash = hash,
+        }
+        model = full;
     }
     let r = meta.config.rank;
-    for block in 0..model.blocks.len() {
-        for suffix in crate::model::gpt2::TARGET_MODULES {
-            let name = format!("h.{block}.{suffix}");
-            let b = &mut model.blocks[block];
-            let layer = match suffix {
-                "attn.c_attn" => &mut b.attn.c_attn,
-                "attn.c_proj" => &mut b.attn.c_proj,
-                "mlp.c_fc" => &mut b.mlp.c_fc,
-                _ => &mut b.mlp.c_proj,
-            };
-            let [n_in, n_out] = layer.shape();
-            if let Some(c) = layer.cur.as_mut() {
-                c.u = Param::from_tensor(read(&format!("{name}.u"), &[r, r])?);
-            }
-            if let Some(l) = layer.lora.as_mut() {
-                l.a = Param::from_tensor(read(&format!("{name}.lora_a"), &[n_in, r])?);
-                l.b = Param::from_tensor(read(&format!("{name}.lora_b"), &[r, n_out])?);
-            }
+    for (name, layer) in model.modules_mut() {
+        let [n_in, n_out] = layer.shape();
+        if let Some(c) = layer.cur.as_mut() {
+            c.u = Param::from_tensor(read(&format!("{name}.u"), &[r, r])?);
+        }
+        if let Some(l) = layer.lora.as_mut() {
+            l.a = Param::from_tensor(read(&format!("{name}.lora_a"), &[n_in, r])?);
+            l.b = Param::from_tensor(read(&format!("{name}.lora_b"), &[r, n_out])?);
         }
     }
-    let d = model.config.n_embd;
+    let d = model.hidden_size();
     let mut heads = Vec::new();
     for (i, name) in meta.heads.iter().enumerate() {
         let key = format!("head.{i}.weight");

@@ -1,11 +1,11 @@
 use curlora::device::DeviceChoice;
 use curlora::error::Error;
-use curlora::model::{self, Gpt2};
+use curlora::model::{self, LanguageModel};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// HF model folder (config.json, model.safetensors, tokenizer.json).
+    /// HF model folder (config.json, model.safetensors or shards, tokenizer.json) or a .gguf file.
     #[arg(long)]
     pub model: PathBuf,
     /// Text file, tokenized as is.
@@ -21,8 +21,10 @@ pub struct EvalArgs {
 
 pub fn run(args: &EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = curlora::device::select(choice)?;
-    let model = Gpt2::load(&args.model, &dev.device)?;
-    let tokenizer = model::load_tokenizer(&args.model)?;
+    let started = std::time::Instant::now();
+    let model = LanguageModel::load(&args.model, &dev.device)?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    let tokenizer = model::load_tokenizer(&model::lm::resolve(&args.model)?)?;
     let bytes = std::fs::read(&args.text).map_err(|e| Error::io(&args.text, e))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::format(
@@ -35,10 +37,23 @@ pub fn run(args: &EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     })?;
     let ids = model::encode(&tokenizer, &text, &args.text)?;
     let r = curlora::eval::first_window(&model, &ids, args.max_tokens)?;
+    let rss = curlora::bench::peak_rss();
     if args.json {
-        println!("{}", serde_json::to_string(&r)?);
+        let mut v = serde_json::to_value(&r)?;
+        v["load_seconds"] = serde_json::json!(load_seconds);
+        v["peak_rss_bytes"] = serde_json::json!(rss);
+        v["architecture"] = serde_json::json!(model.arch());
+        println!("{v}");
     } else {
         println!("device: {}", dev.description);
+        println!(
+            "model: {} ({} layers), loaded in {load_seconds:.2} s",
+            model.arch(),
+            model.num_layers()
+        );
+        if let Some(b) = rss {
+            println!("peak memory (RSS): {:.1} MiB", b as f64 / 1048576.0);
+        }
         println!("tokens: {}", r.tokens);
         println!("loss: {:.6}", r.loss);
         println!("perplexity: {:.4}", r.perplexity);

@@ -165,7 +165,7 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             &out.join("adapters").join(&name),
             &outcome.model,
             cfg,
-            &exp.base.weights_hash,
+            exp.base.weights_hash(),
             &heads,
         )?;
         if let curlora::train::RunStatus::Diverged { message, .. } = &outcome.status {

@@ -1,15 +1,16 @@
-use curlora::adapters::{SelectionConfig, SelectionMode, cur};
+use curlora::adapters::linear::Layout;
+use curlora::adapters::{SelectionConfig, SelectionMode};
 use curlora::device::DeviceChoice;
-use curlora::model::Gpt2;
+use curlora::model::LanguageModel;
 use curlora::rng::derive_seed;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct SelectArgs {
-    /// HF model folder (config.json, model.safetensors).
+    /// HF model folder (config.json, model.safetensors) or a .gguf file.
     #[arg(long)]
     pub model: PathBuf,
-    /// Module path, e.g. h.0.attn.c_attn.
+    /// Module path, e.g. h.0.attn.c_attn (GPT-2) or layers.0.self_attn.q_proj (Llama).
     #[arg(long)]
     pub module: String,
     #[arg(long, default_value_t = 8)]
@@ -31,27 +32,24 @@ pub struct SelectArgs {
 
 pub fn run(args: &SelectArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = curlora::device::select(choice)?;
-    let model = Gpt2::load(&args.model, &dev.device)?;
+    let model = LanguageModel::load(&args.model, &dev.device)?;
     let module = model.module(&args.module)?;
-    let shape = module.shape();
     let config = SelectionConfig {
         rank: args.rank,
         mode: args.mode,
         epsilon: args.epsilon,
         replacement: !args.no_replacement,
     };
-    // The same per-module seed a run with this seed uses, so the indices shown here are the
-    // ones training would pick.
-    let name = args
-        .module
-        .strip_prefix("transformer.")
-        .unwrap_or(&args.module);
-    let sel = cur::select(
-        &module.weight_host(),
-        shape,
-        &config,
-        derive_seed(args.seed, name),
-    )?;
+    // The same per-module seed and orientation a run with this seed uses, so the indices
+    // shown here are the ones training would pick.
+    let name = model
+        .modules()
+        .into_iter()
+        .find(|(_, m)| std::ptr::eq(*m, module))
+        .map(|(n, _)| n)
+        .expect("module found above");
+    let sel = module.select(&config, derive_seed(args.seed, &name))?;
+    let shape = sel.shape;
     if args.json {
         let v = serde_json::json!({
             "module": name,
@@ -71,7 +69,11 @@ pub fn run(args: &SelectArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         return Ok(());
     }
     eprintln!("device: {}", dev.description);
-    println!("module: {name}  weight [in, out] = {shape:?}  (columns = outputs, rows = inputs)");
+    let frame = match module.layout {
+        Layout::InOut => "weight [in, out] (Conv1D): columns = outputs, rows = inputs",
+        Layout::OutIn => "weight [out, in] (nn.Linear): columns = inputs, rows = outputs",
+    };
+    println!("module: {name}  shape {shape:?}  {frame}");
     println!(
         "mode: {:?}  epsilon: {}  replacement: {}  seed: {} (module seed {})",
         args.mode, args.epsilon, config.replacement, args.seed, sel.seed

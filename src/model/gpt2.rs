@@ -227,7 +227,7 @@ impl Gpt2 {
             .reshape([b, t, d]);
         let pos = self.wpe.val().narrow(0, 0, t).unsqueeze::<3>();
         let mut x = tok.add(pos);
-        let mask = attention_mask(t, keep, &device);
+        let mask = attention_mask(t, keep, None, &device);
         let act = self.config.activation().expect("validated");
         for block in &self.blocks {
             x = x.clone().add(
@@ -369,6 +369,18 @@ impl Gpt2 {
         out
     }
 
+    /// Every linear module with its path, mutably (adapter loading).
+    pub fn modules_mut(&mut self) -> Vec<(String, &mut AdaptedLinear)> {
+        let mut out = Vec::new();
+        for (i, b) in self.blocks.iter_mut().enumerate() {
+            out.push((format!("h.{i}.attn.c_attn"), &mut b.attn.c_attn));
+            out.push((format!("h.{i}.attn.c_proj"), &mut b.attn.c_proj));
+            out.push((format!("h.{i}.mlp.c_fc"), &mut b.mlp.c_fc));
+            out.push((format!("h.{i}.mlp.c_proj"), &mut b.mlp.c_proj));
+        }
+        out
+    }
+
     /// Number of trained parameters under the current adapters (classification heads excluded,
     /// as in the paper's counts). For a full fine-tune: every weight of the model, including
     /// the token embedding that also serves as the tied LM head.
@@ -423,12 +435,22 @@ fn read(ckpt: &Checkpoint, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
     }
 }
 
-/// Additive attention mask `[B or 1, 1, T, T]`: causal, plus padded keys when `keep` is given.
-fn attention_mask(t: usize, keep: Option<Tensor<2>>, device: &Device) -> Tensor<4> {
+/// Additive attention mask `[B or 1, 1, T, T]`: causal (query `i` sees keys `j ≤ i`, and only
+/// `j > i - window` with a sliding window), plus padded keys when `keep` is given.
+pub(crate) fn attention_mask(
+    t: usize,
+    keep: Option<Tensor<2>>,
+    window: Option<usize>,
+    device: &Device,
+) -> Tensor<4> {
     let mut causal = vec![0f32; t * t];
     for i in 0..t {
-        for j in (i + 1)..t {
-            causal[i * t + j] = MASKED;
+        for j in 0..t {
+            let future = j > i;
+            let too_far = window.is_some_and(|w| i >= j + w);
+            if future || too_far {
+                causal[i * t + j] = MASKED;
+            }
         }
     }
     let causal =
@@ -476,7 +498,9 @@ impl Gpt2 {
         push1(&mut out, "ln_f.weight".into(), self.ln_f.gamma.val());
         push1(&mut out, "ln_f.bias".into(), self.ln_f.beta.val());
         for (name, layer) in self.modules() {
-            push1(&mut out, format!("{name}.bias"), layer.bias.val());
+            if let Some(b) = &layer.bias {
+                push1(&mut out, format!("{name}.bias"), b.val());
+            }
             let (s, v) = host(layer.weight.val());
             out.push((format!("{name}.weight"), s, v));
         }

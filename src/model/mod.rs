@@ -2,10 +2,14 @@
 
 pub mod config;
 pub mod gpt2;
+pub mod llama;
+pub mod lm;
 pub mod weights;
 
 pub use config::Gpt2Config;
 pub use gpt2::Gpt2;
+pub use llama::{Llama, LlamaConfig};
+pub use lm::LanguageModel;
 
 use crate::error::{Error, Result};
 use std::path::Path;

@@ -1,64 +1,193 @@
-//! Reading tensors from an HF `model.safetensors`, with errors that name the file, the key and
-//! what was expected.
+//! Reading tensors from HF checkpoints — `model.safetensors`, or shards listed in
+//! `model.safetensors.index.json` — with errors that name the file, the key and what was
+//! expected.
+//!
+//! Files are memory-mapped, not read: a 7B model in bf16 is 14 GB on disk, and copying it into
+//! memory before converting each tensor would hold two copies of the model at once. Each tensor
+//! is converted to f32 on its own when the model asks for it.
 
 use crate::error::{Error, Result};
 use safetensors::{Dtype, SafeTensors};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// A safetensors file held in memory.
-pub struct Checkpoint {
+/// The bytes of one safetensors file: mapped from disk, or owned (built in memory).
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+struct File {
     path: PathBuf,
-    bytes: Vec<u8>,
+    bytes: Bytes,
+}
+
+impl File {
+    fn tensors(&self) -> SafeTensors<'_> {
+        SafeTensors::deserialize(self.bytes.as_slice()).expect("validated when opened")
+    }
+}
+
+/// One or more safetensors files seen as a single set of named tensors.
+pub struct Checkpoint {
+    /// What errors about missing tensors name: the file, or the index of a sharded checkpoint.
+    path: PathBuf,
+    files: Vec<File>,
+    /// Tensor name → index into `files`.
+    index: HashMap<String, usize>,
+}
+
+fn open_file(path: &Path) -> Result<File> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: the map is read-only; a checkpoint modified on disk while we read it is outside
+    // what any loader can guard against (transformers and candle map files the same way).
+    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io(path, e))?;
+    check(path, &map)?;
+    Ok(File {
+        path: path.to_path_buf(),
+        bytes: Bytes::Mapped(map),
+    })
+}
+
+fn check(path: &Path, bytes: &[u8]) -> Result<()> {
+    SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
+    Ok(())
 }
 
 impl Checkpoint {
-    /// Reads and validates the header of a safetensors file.
+    /// Maps and validates one safetensors file.
     pub fn open(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        Self::from_bytes(path, bytes)
+        Ok(Self::from_files(path, vec![open_file(path)?]))
     }
 
+    /// The weights of an HF model folder: `model.safetensors`, or the shards named by
+    /// `model.safetensors.index.json`.
+    pub fn open_dir(dir: &Path) -> Result<Self> {
+        let single = dir.join("model.safetensors");
+        let index = dir.join("model.safetensors.index.json");
+        if single.exists() || !index.exists() {
+            return Self::open(&single);
+        }
+        let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::format(&index, format!("not valid JSON: {e}")))?;
+        let map = json
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| {
+                Error::format(&index, "no `weight_map` object (tensor name → shard file)")
+            })?;
+        let mut names: Vec<String> = Vec::new();
+        for (key, file) in map {
+            let file = file.as_str().ok_or_else(|| {
+                Error::format(&index, format!("weight_map[`{key}`] is not a file name"))
+            })?;
+            if !names.iter().any(|n| n == file) {
+                names.push(file.to_string());
+            }
+        }
+        names.sort();
+        let files = names
+            .iter()
+            .map(|n| open_file(&dir.join(n)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut ckpt = Self::from_files(&index, files);
+        // Every tensor the index promises must be in the shard it names.
+        for (key, file) in map {
+            let file = file.as_str().unwrap_or_default();
+            let at = ckpt.index.get(key).map(|&i| &ckpt.files[i].path);
+            if at.and_then(|p| p.file_name()) != Some(std::ffi::OsStr::new(file)) {
+                return Err(Error::tensor(
+                    &index,
+                    key,
+                    format!("listed in shard `{file}`, which does not contain it"),
+                ));
+            }
+        }
+        ckpt.path = index;
+        Ok(ckpt)
+    }
+
+    /// A checkpoint held in memory (adapter files carry full fine-tune weights this way).
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self> {
-        SafeTensors::deserialize(&bytes)
-            .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
-        Ok(Self {
+        check(path, &bytes)?;
+        let file = File {
             path: path.to_path_buf(),
-            bytes,
-        })
+            bytes: Bytes::Owned(bytes),
+        };
+        Ok(Self::from_files(path, vec![file]))
+    }
+
+    fn from_files(path: &Path, files: Vec<File>) -> Self {
+        let mut index = HashMap::new();
+        for (i, f) in files.iter().enumerate() {
+            for name in f.tensors().names() {
+                index.insert(name.to_string(), i);
+            }
+        }
+        Self {
+            path: path.to_path_buf(),
+            files,
+            index,
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn tensors(&self) -> SafeTensors<'_> {
-        SafeTensors::deserialize(&self.bytes).expect("validated in open")
-    }
-
-    /// Names of all tensors in the file.
+    /// Names of all tensors.
     pub fn keys(&self) -> Vec<String> {
-        self.tensors()
-            .names()
-            .into_iter()
-            .map(String::from)
-            .collect()
+        let mut k: Vec<String> = self.index.keys().cloned().collect();
+        k.sort();
+        k
     }
 
-    /// The first of `candidates` present in the file.
+    /// The first of `candidates` present.
     pub fn find(&self, candidates: &[String]) -> Option<String> {
-        let st = self.tensors();
-        candidates.iter().find(|k| st.tensor(k).is_ok()).cloned()
+        candidates
+            .iter()
+            .find(|k| self.index.contains_key(k.as_str()))
+            .cloned()
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.index.contains_key(key)
+    }
+
+    /// Shape of tensor `key`, if present.
+    pub fn shape(&self, key: &str) -> Option<Vec<usize>> {
+        let f = &self.files[*self.index.get(key)?];
+        f.tensors().tensor(key).ok().map(|v| v.shape().to_vec())
     }
 
     /// Reads tensor `key` as f32 (from F32, F16, BF16 or F64), checking its shape.
     pub fn read_f32(&self, key: &str, expected_shape: &[usize]) -> Result<Vec<f32>> {
-        let st = self.tensors();
-        let view = st
-            .tensor(key)
-            .map_err(|_| Error::tensor(&self.path, key, "missing from the file"))?;
-        if view.shape() != expected_shape {
+        let Some(&i) = self.index.get(key) else {
             return Err(Error::tensor(
                 &self.path,
+                key,
+                "missing from the checkpoint",
+            ));
+        };
+        let file = &self.files[i];
+        let st = file.tensors();
+        let view = st
+            .tensor(key)
+            .map_err(|_| Error::tensor(&file.path, key, "missing from the file"))?;
+        if view.shape() != expected_shape {
+            return Err(Error::tensor(
+                &file.path,
                 key,
                 format!("shape {:?}, expected {:?}", view.shape(), expected_shape),
             ));
@@ -83,7 +212,7 @@ impl Checkpoint {
                 .collect(),
             other => {
                 return Err(Error::tensor(
-                    &self.path,
+                    &file.path,
                     key,
                     format!("dtype {other:?}, expected a float type (F32, F16, BF16 or F64)"),
                 ));

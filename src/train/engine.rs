@@ -10,7 +10,7 @@ use crate::adapters::{AdapterConfig, CurSelection, Method};
 use crate::error::{Error, Result};
 use crate::eval::PerplexityMode;
 use crate::metrics::{self, AccuracyMatrix, ContinualSummary};
-use crate::model::Gpt2;
+use crate::model::LanguageModel;
 use crate::rng::Rng;
 use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
@@ -81,7 +81,7 @@ impl Default for TrainConfig {
 /// The base model plus the current task's head: what the optimizer updates.
 #[derive(Module, Debug)]
 pub struct TaskModel {
-    pub lm: Gpt2,
+    pub lm: LanguageModel,
     pub head: Head,
 }
 
@@ -122,7 +122,7 @@ pub struct RunOutcome {
     pub constant_predictor: Vec<Vec<Option<(usize, f64)>>>,
     pub selections: Vec<(String, CurSelection)>,
     /// The adapted model (last good state) and the head of every trained task.
-    pub model: Gpt2,
+    pub model: LanguageModel,
     pub heads: Vec<Head>,
     pub seconds: f64,
     pub steps: usize,
@@ -138,7 +138,7 @@ pub struct RunContext<'a> {
 
 /// Trains `base` (on an autodiff device) on `tasks` in order with `adapter`.
 pub fn run_sequence(
-    base: &Gpt2,
+    base: &LanguageModel,
     tasks: &[TaskData],
     heldout: &[u32],
     adapter: &AdapterConfig,
@@ -154,7 +154,7 @@ pub fn run_sequence(
     if cfg.batch_size == 0 || cfg.eval_batch_size == 0 {
         return Err(Error::config("batch sizes must be ≥ 1"));
     }
-    let device = base.wte.val().device();
+    let device = base.device();
     let (lm, selections) = base.clone().with_adapters(adapter)?;
     let trainable_params = lm.trainable_params(adapter.method);
     emit(Event::RunStart {
@@ -174,7 +174,7 @@ pub fn run_sequence(
             selection: selection.clone(),
         });
     }
-    let pad_id = base.config.eos_token_id.unwrap_or(0);
+    let pad_id = base.pad_id();
     let t_count = tasks.len();
     let mut accuracy = AccuracyMatrix::new(t_count);
     let mut constant = vec![vec![None; t_count]; t_count];
@@ -198,7 +198,7 @@ pub fn run_sequence(
             )));
         }
         let mut head_rng = Rng::for_name(adapter.seed, &format!("head:{ti}"));
-        let head = Head::new(base.config.n_embd, task.num_classes, &mut head_rng, &device);
+        let head = Head::new(base.hidden_size(), task.num_classes, &mut head_rng, &device);
         let mut model = TaskModel { lm, head };
         // A fresh optimizer per task, as the reference does.
         let mut optim = AdamWConfig::new()
@@ -418,7 +418,7 @@ pub fn predict(
     pad_id: u32,
     cfg: &TrainConfig,
 ) -> Result<Vec<usize>> {
-    let device = model.lm.wte.val().device();
+    let device = model.lm.device();
     let mut preds = Vec::with_capacity(data.len());
     for chunk in data.chunks(cfg.eval_batch_size) {
         let items: Vec<&Encoded> = chunk.iter().collect();
@@ -446,7 +446,13 @@ pub fn predict(
 }
 
 /// Emits each adapter's current state: U for CURLoRA, ‖A·B‖ for LoRA.
-fn snapshots(lm: &Gpt2, run: usize, task: usize, global_step: usize, events: &dyn EventSink) {
+fn snapshots(
+    lm: &LanguageModel,
+    run: usize,
+    task: usize,
+    global_step: usize,
+    events: &dyn EventSink,
+) {
     for (module, layer) in lm.modules() {
         if let Some(c) = &layer.cur {
             let u =

@@ -34,7 +34,12 @@ fn flatten(v: &serde_json::Value, out: &mut Vec<f32>) {
 }
 
 pub fn golden() -> Golden {
-    let text = std::fs::read_to_string(fixture("tiny-gpt2/golden.json")).unwrap();
+    golden_in("tiny-gpt2")
+}
+
+/// The `golden.json` of any fixture folder (GPT-2, Llama, Mistral, GGUF: same layout).
+pub fn golden_in(dir: &str) -> Golden {
+    let text = std::fs::read_to_string(fixture(dir).join("golden.json")).unwrap();
     let g: serde_json::Value = serde_json::from_str(&text).unwrap();
     let ids = |v: &serde_json::Value| -> Vec<u32> {
         v.as_array()

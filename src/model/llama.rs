@@ -1,0 +1,806 @@
+//! Llama-family decoders — Llama (Touvron et al. 2023, arXiv 2302.13971), Mistral (Jiang et al.
+//! 2023, arXiv 2310.06825) and the models built like them (SmolLM2) — as HF transformers
+//! implements `LlamaForCausalLM` / `MistralForCausalLM`, in one readable file.
+//!
+//! Pre-norm blocks `x + attn(rms_1(x))`, `x + mlp(rms_2(x))` with RMSNorm, rotary position
+//! embeddings (HF's rotate-half form), grouped-query attention (`num_key_value_heads` ≤
+//! `num_attention_heads`; each key/value head serves `H / KV` query heads), a SwiGLU MLP
+//! `down(silu(gate(x)) ⊙ up(x))`, a final norm and an LM head tied to the embedding or not.
+//! Mistral adds a sliding attention window: query `i` sees keys `j` with `i - window < j ≤ i`.
+//!
+//! **Orientation.** HF stores every projection as `nn.Linear`, `W_hf: [out, in]`. We hold
+//! `W = W_hfᵀ` (`[in, out]`, `y = x·W`) for the forward pass, and CUR selection runs on `W_hf`
+//! itself, as the reference code does for Mistral: columns are *inputs*, rows are *outputs*
+//! (see [`Layout::OutIn`](crate::adapters::linear::Layout)). The adapter targets are named as in
+//! PEFT: `q_proj k_proj v_proj o_proj gate_proj up_proj down_proj`; the paper's Mistral
+//! setting is `q_proj k_proj v_proj` at r = 16.
+
+use super::gpt2::{attention_mask, host};
+use super::weights::Checkpoint;
+use crate::adapters::{AdaptedLinear, AdapterConfig, CurSelection, Method};
+use crate::error::{Error, Result};
+use burn::module::{Module, Param};
+use burn::tensor::activation::{log_softmax, silu, softmax};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// Projections of a block that can carry an adapter, in block order.
+pub const TARGET_MODULES: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
+
+fn default_positions() -> usize {
+    2048
+}
+fn default_eps() -> f64 {
+    1e-6
+}
+fn default_act() -> String {
+    "silu".into()
+}
+
+/// The fields of HF's `LlamaConfig` / `MistralConfig` the architecture needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LlamaConfig {
+    #[serde(default)]
+    pub model_type: Option<String>,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    /// `None` means multi-head attention (as many key/value heads as query heads).
+    #[serde(default)]
+    pub num_key_value_heads: Option<usize>,
+    /// `None` means `hidden_size / num_attention_heads`.
+    #[serde(default)]
+    pub head_dim: Option<usize>,
+    #[serde(default = "default_positions")]
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_eps")]
+    pub rms_norm_eps: f64,
+    /// transformers ≤ 4 keeps θ at the top level …
+    #[serde(default)]
+    pub rope_theta: Option<f64>,
+    /// … transformers 5 in `rope_parameters: {rope_theta, rope_type}`.
+    #[serde(default)]
+    pub rope_parameters: Option<serde_json::Value>,
+    /// Older name of a non-default RoPE (`{type | rope_type, factor, …}`).
+    #[serde(default)]
+    pub rope_scaling: Option<serde_json::Value>,
+    #[serde(default)]
+    pub tie_word_embeddings: bool,
+    /// Mistral's attention window; `None` means full causal attention.
+    #[serde(default)]
+    pub sliding_window: Option<usize>,
+    #[serde(default)]
+    pub attention_bias: bool,
+    #[serde(default)]
+    pub mlp_bias: bool,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    /// An id or a list of ids.
+    #[serde(default)]
+    pub eos_token_id: Option<serde_json::Value>,
+    #[serde(default)]
+    pub pad_token_id: Option<serde_json::Value>,
+}
+
+impl LlamaConfig {
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let config: Self = serde_json::from_str(&text).map_err(|e| {
+            Error::format(path, format!("not a valid Llama/Mistral config.json: {e}"))
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        if let Some(t) = &self.model_type
+            && t != "llama"
+            && t != "mistral"
+        {
+            return Err(Error::format(
+                path,
+                format!("model_type is `{t}`; this loader expects `llama` or `mistral`"),
+            ));
+        }
+        let positive = [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("num_key_value_heads", self.kv_heads()),
+            ("head_dim", self.head_dim()),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(Error::format(path, format!("`{name}` must be > 0")));
+            }
+        }
+        if !self.num_attention_heads.is_multiple_of(self.kv_heads()) {
+            return Err(Error::format(
+                path,
+                format!(
+                    "`num_attention_heads` ({}) must be a multiple of `num_key_value_heads` ({})",
+                    self.num_attention_heads,
+                    self.kv_heads()
+                ),
+            ));
+        }
+        if self.head_dim.is_none() && !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            return Err(Error::format(
+                path,
+                "`hidden_size` must be divisible by `num_attention_heads` when `head_dim` is not set",
+            ));
+        }
+        if !self.head_dim().is_multiple_of(2) {
+            return Err(Error::format(path, "`head_dim` must be even for RoPE"));
+        }
+        if self.hidden_act != "silu" {
+            return Err(Error::format(
+                path,
+                format!(
+                    "hidden_act `{}` is not supported (expected silu)",
+                    self.hidden_act
+                ),
+            ));
+        }
+        let ty = self.rope_type();
+        if ty != "default" {
+            return Err(Error::format(
+                path,
+                format!(
+                    "rope type `{ty}` is not supported yet (only the default RoPE; \
+                     the field is `rope_parameters.rope_type` or `rope_scaling`)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn kv_heads(&self) -> usize {
+        self.num_key_value_heads.unwrap_or(self.num_attention_heads)
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.head_dim
+            .unwrap_or(self.hidden_size / self.num_attention_heads.max(1))
+    }
+
+    /// RoPE base θ: `rope_parameters.rope_theta`, else top-level `rope_theta`, else 10 000.
+    pub fn rope_theta(&self) -> f64 {
+        self.rope_parameters
+            .as_ref()
+            .and_then(|p| p.get("rope_theta"))
+            .and_then(|v| v.as_f64())
+            .or(self.rope_theta)
+            .unwrap_or(10_000.0)
+    }
+
+    fn rope_type(&self) -> String {
+        let from = |v: &Option<serde_json::Value>| {
+            v.as_ref().and_then(|p| {
+                p.get("rope_type")
+                    .or_else(|| p.get("type"))
+                    .and_then(|t| t.as_str())
+                    .map(String::from)
+            })
+        };
+        from(&self.rope_parameters)
+            .or_else(|| from(&self.rope_scaling))
+            .unwrap_or_else(|| "default".into())
+    }
+
+    /// The first end-of-sequence id, used to pad classification batches.
+    pub fn eos_id(&self) -> Option<u32> {
+        let first = |v: &serde_json::Value| match v {
+            serde_json::Value::Array(a) => a.first().and_then(|x| x.as_u64()),
+            other => other.as_u64(),
+        };
+        self.pad_token_id
+            .as_ref()
+            .and_then(first)
+            .or_else(|| self.eos_token_id.as_ref().and_then(first))
+            .map(|x| x as u32)
+    }
+
+    /// Shape `[in, out]` of each adaptable projection.
+    pub fn module_shape(&self, name: &str) -> Option<[usize; 2]> {
+        let d = self.hidden_size;
+        let q = self.num_attention_heads * self.head_dim();
+        let kv = self.kv_heads() * self.head_dim();
+        let f = self.intermediate_size;
+        match short_name(name) {
+            "q_proj" => Some([d, q]),
+            "k_proj" | "v_proj" => Some([d, kv]),
+            "o_proj" => Some([q, d]),
+            "gate_proj" | "up_proj" => Some([d, f]),
+            "down_proj" => Some([f, d]),
+            _ => None,
+        }
+    }
+
+    /// Trainable adapter parameters for `method` at `rank` on `targets` in every block, from
+    /// shapes alone (no weights needed). Heads are excluded, as in the paper.
+    pub fn adapter_params(&self, method: Method, rank: usize, targets: &[String]) -> usize {
+        let bias = |name: &str| {
+            let attn = matches!(short_name(name), "q_proj" | "k_proj" | "v_proj" | "o_proj");
+            if attn {
+                self.attention_bias
+            } else {
+                self.mlp_bias
+            }
+        };
+        targets
+            .iter()
+            .filter_map(|t| Some((t, self.module_shape(t)?)))
+            .map(|(t, [n_in, n_out])| match method {
+                Method::Full => n_in * n_out + if bias(t) { n_out } else { 0 },
+                m => crate::adapters::trainable_params_for(m, rank, [n_in, n_out]),
+            })
+            .sum::<usize>()
+            * self.num_hidden_layers
+    }
+}
+
+/// `self_attn.q_proj` → `q_proj`: targets may be given with or without their parent.
+fn short_name(name: &str) -> &str {
+    name.rsplit('.').next().unwrap_or(name)
+}
+
+#[derive(Module, Debug)]
+pub struct RmsNorm {
+    pub weight: Param<Tensor<1>>,
+    #[module(skip)]
+    pub eps: f64,
+}
+
+impl RmsNorm {
+    /// `x / √(mean(x²) + ε) · w` over the last dimension.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let rms = x
+            .clone()
+            .powi_scalar(2)
+            .mean_dim(2)
+            .add_scalar(self.eps)
+            .sqrt();
+        x.div(rms).mul(self.weight.val().unsqueeze::<3>())
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub q_proj: AdaptedLinear,
+    pub k_proj: AdaptedLinear,
+    pub v_proj: AdaptedLinear,
+    pub o_proj: AdaptedLinear,
+    #[module(skip)]
+    pub n_head: usize,
+    #[module(skip)]
+    pub n_kv: usize,
+    #[module(skip)]
+    pub head_dim: usize,
+}
+
+impl Attention {
+    /// `x: [B, T, D]`; `rope`: `(cos, sin)` as `[1, 1, T, hd]`; `mask`: additive
+    /// `[B or 1, 1, T, T]`.
+    fn forward(&self, x: Tensor<3>, rope: &(Tensor<4>, Tensor<4>), mask: Tensor<4>) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        let (h, kv, hd) = (self.n_head, self.n_kv, self.head_dim);
+        let x = x.reshape([b * t, d]);
+        let heads = |y: Tensor<2>, n: usize| y.reshape([b, t, n, hd]).swap_dims(1, 2);
+        let q = apply_rope(heads(self.q_proj.forward(x.clone()), h), rope);
+        let k = apply_rope(heads(self.k_proj.forward(x.clone()), kv), rope);
+        let v = heads(self.v_proj.forward(x), kv);
+        // Grouped-query attention: query head i reads key/value head i / (H / KV).
+        let (k, v) = (repeat_kv(k, h / kv), repeat_kv(v, h / kv));
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (hd as f64).sqrt())
+            .add(mask);
+        let y = softmax(scores, 3).matmul(v); // [B, H, T, hd]
+        let y = y.swap_dims(1, 2).reshape([b * t, h * hd]);
+        self.o_proj.forward(y).reshape([b, t, d])
+    }
+}
+
+/// `[B, KV, T, hd]` → `[B, KV·n, T, hd]`, each head repeated `n` times in place.
+fn repeat_kv(x: Tensor<4>, n: usize) -> Tensor<4> {
+    if n == 1 {
+        return x;
+    }
+    let [b, kv, t, hd] = x.dims();
+    x.unsqueeze_dim::<5>(2)
+        .repeat_dim(2, n)
+        .reshape([b, kv * n, t, hd])
+}
+
+/// HF's rotate-half RoPE: `x·cos + rotate_half(x)·sin`, `rotate_half([a, b]) = [-b, a]`.
+fn apply_rope(x: Tensor<4>, (cos, sin): &(Tensor<4>, Tensor<4>)) -> Tensor<4> {
+    let hd = x.dims()[3];
+    let half = hd / 2;
+    let a = x.clone().narrow(3, 0, half);
+    let b2 = x.clone().narrow(3, half, half);
+    let rotated = Tensor::cat(vec![b2.neg(), a], 3);
+    x.mul(cos.clone()).add(rotated.mul(sin.clone()))
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub gate_proj: AdaptedLinear,
+    pub up_proj: AdaptedLinear,
+    pub down_proj: AdaptedLinear,
+}
+
+#[derive(Module, Debug)]
+pub struct Block {
+    pub input_layernorm: RmsNorm,
+    pub self_attn: Attention,
+    pub post_attention_layernorm: RmsNorm,
+    pub mlp: Mlp,
+}
+
+#[derive(Module, Debug)]
+pub struct Llama {
+    /// Token embedding `[vocab, D]`, also the LM head when tied.
+    pub embed_tokens: Param<Tensor<2>>,
+    pub layers: Vec<Block>,
+    pub norm: RmsNorm,
+    /// Untied LM head `[vocab, D]`.
+    pub lm_head: Option<Param<Tensor<2>>>,
+    #[module(skip)]
+    pub config: LlamaConfig,
+    /// SHA-256 over the base weights as loaded (names and f32 values), as for GPT-2.
+    #[module(skip)]
+    pub weights_hash: String,
+}
+
+impl Llama {
+    /// Loads `config.json` and the safetensors weights (single file or shards) of a folder.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let config = LlamaConfig::from_file(&dir.join("config.json"))?;
+        let ckpt = Checkpoint::open_dir(dir)?;
+        Self::from_checkpoint(config, &ckpt, device)
+    }
+
+    pub fn from_checkpoint(
+        config: LlamaConfig,
+        ckpt: &Checkpoint,
+        device: &Device,
+    ) -> Result<Self> {
+        let c = &config;
+        let d = c.hidden_size;
+        let mut hasher = Sha256::new();
+        let mut read = |key: &str, shape: &[usize]| -> Result<Vec<f32>> {
+            let v = read(ckpt, key, shape)?;
+            hasher.update(key.as_bytes());
+            for x in &v {
+                hasher.update(x.to_le_bytes());
+            }
+            Ok(v)
+        };
+        let embed = matrix(
+            &mut read,
+            "model.embed_tokens.weight",
+            [c.vocab_size, d],
+            device,
+        )?;
+        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        for i in 0..c.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            let mut linear = |name: &str, bias: bool| -> Result<AdaptedLinear> {
+                let [n_in, n_out] = c.module_shape(name).expect("known projection");
+                let group = if bias_group_attn(name) {
+                    "self_attn"
+                } else {
+                    "mlp"
+                };
+                let key = format!("{p}.{group}.{name}");
+                let w = read(&format!("{key}.weight"), &[n_out, n_in])?;
+                let wt = crate::adapters::linear::transpose(&w, [n_out, n_in]);
+                drop(w);
+                let wt = Tensor::<2>::from_data(TensorData::new(wt, [n_in, n_out]), device);
+                let b = if bias {
+                    let v = read(&format!("{key}.bias"), &[n_out])?;
+                    Some(Tensor::<1>::from_data(TensorData::new(v, [n_out]), device))
+                } else {
+                    None
+                };
+                Ok(AdaptedLinear::frozen_linear(wt, b))
+            };
+            let self_attn = Attention {
+                q_proj: linear("q_proj", c.attention_bias)?,
+                k_proj: linear("k_proj", c.attention_bias)?,
+                v_proj: linear("v_proj", c.attention_bias)?,
+                o_proj: linear("o_proj", c.attention_bias)?,
+                n_head: c.num_attention_heads,
+                n_kv: c.kv_heads(),
+                head_dim: c.head_dim(),
+            };
+            let mlp = Mlp {
+                gate_proj: linear("gate_proj", c.mlp_bias)?,
+                up_proj: linear("up_proj", c.mlp_bias)?,
+                down_proj: linear("down_proj", c.mlp_bias)?,
+            };
+            let eps = c.rms_norm_eps;
+            let input_layernorm = rms_norm(
+                &mut read,
+                &format!("{p}.input_layernorm.weight"),
+                d,
+                eps,
+                device,
+            )?;
+            let post = format!("{p}.post_attention_layernorm.weight");
+            layers.push(Block {
+                input_layernorm,
+                self_attn,
+                post_attention_layernorm: rms_norm(&mut read, &post, d, eps, device)?,
+                mlp,
+            });
+        }
+        let final_norm = rms_norm(&mut read, "model.norm.weight", d, c.rms_norm_eps, device)?;
+        // Some tied checkpoints still carry `lm_head.weight`; the config decides.
+        let lm_head = if c.tie_word_embeddings {
+            None
+        } else {
+            Some(matrix(
+                &mut read,
+                "lm_head.weight",
+                [c.vocab_size, d],
+                device,
+            )?)
+        };
+        let weights_hash = format!("{:x}", hasher.finalize());
+        Ok(Self {
+            embed_tokens: embed,
+            layers,
+            norm: final_norm,
+            lm_head,
+            config,
+            weights_hash,
+        })
+    }
+
+    /// Final hidden states after the last norm: `ids: [B, T]` → `[B, T, D]`. `keep` marks real
+    /// tokens (1) and right padding (0), `[B, T]`; padded keys are masked out of attention.
+    pub fn hidden(&self, ids: Tensor<2, Int>, keep: Option<Tensor<2>>) -> Tensor<3> {
+        let [b, t] = ids.dims();
+        let device = ids.device();
+        let d = self.config.hidden_size;
+        let mut x = self
+            .embed_tokens
+            .val()
+            .select(0, ids.reshape([b * t]))
+            .reshape([b, t, d]);
+        let window = if self.config.model_type.as_deref() == Some("mistral") {
+            self.config.sliding_window
+        } else {
+            None
+        };
+        let mask = attention_mask(t, keep, window, &device);
+        let rope = rope_tables(&self.config, t, &device);
+        for block in &self.layers {
+            let h = block.input_layernorm.forward(x.clone());
+            x = x.add(block.self_attn.forward(h, &rope, mask.clone()));
+            let h = block
+                .post_attention_layernorm
+                .forward(x.clone())
+                .reshape([b * t, d]);
+            let mlp = &block.mlp;
+            let inner = silu(mlp.gate_proj.forward(h.clone())).mul(mlp.up_proj.forward(h));
+            x = x.add(mlp.down_proj.forward(inner).reshape([b, t, d]));
+        }
+        self.norm.forward(x)
+    }
+
+    /// LM logits for hidden states: `[B, T, D]` → `[B, T, vocab]`.
+    pub fn lm_logits(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let [b, t, d] = hidden.dims();
+        let head = match &self.lm_head {
+            Some(h) => h.val(),
+            None => self.embed_tokens.val(),
+        };
+        let v = head.dims()[0];
+        hidden
+            .reshape([b * t, d])
+            .matmul(head.transpose())
+            .reshape([b, t, v])
+    }
+
+    pub fn logits(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        self.lm_logits(self.hidden(ids, None))
+    }
+
+    /// Mean next-token cross-entropy over all positions of `ids` (HF's `labels=input_ids`).
+    pub fn lm_loss(&self, ids: Tensor<2, Int>) -> Tensor<1> {
+        let [b, t] = ids.dims();
+        let logits = self.logits(ids.clone());
+        let v = logits.dims()[2];
+        let n = b * (t - 1);
+        let pred = logits.narrow(1, 0, t - 1).reshape([n, v]);
+        let target = ids.narrow(1, 1, t - 1).reshape([n, 1]);
+        log_softmax(pred, 1).gather(1, target).mean().neg()
+    }
+
+    /// Attaches adapters to every block's target projections and sets which parameters train.
+    /// Returns the CUR selections by module path (empty for other methods).
+    pub fn with_adapters(
+        self,
+        config: &AdapterConfig,
+    ) -> Result<(Self, Vec<(String, CurSelection)>)> {
+        check_targets(&config.targets)?;
+        let full = config.method == Method::Full;
+        let wanted: Vec<&str> = config.targets.iter().map(|t| short_name(t)).collect();
+        let mut selections = Vec::new();
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (i, block) in self.layers.into_iter().enumerate() {
+            let Block {
+                input_layernorm,
+                self_attn: a,
+                post_attention_layernorm,
+                mlp: m,
+            } = block;
+            let mut apply = |name: &str, layer: AdaptedLinear| -> Result<AdaptedLinear> {
+                let mut cfg = config.clone();
+                if !(full || wanted.contains(&name)) {
+                    cfg.method = Method::Frozen;
+                }
+                let path = module_path(i, name);
+                let (layer, sel) = layer.attach(&path, &cfg)?;
+                if let Some(sel) = sel {
+                    selections.push((path, sel));
+                }
+                Ok(layer)
+            };
+            let self_attn = Attention {
+                q_proj: apply("q_proj", a.q_proj)?,
+                k_proj: apply("k_proj", a.k_proj)?,
+                v_proj: apply("v_proj", a.v_proj)?,
+                o_proj: apply("o_proj", a.o_proj)?,
+                ..a
+            };
+            let mlp = Mlp {
+                gate_proj: apply("gate_proj", m.gate_proj)?,
+                up_proj: apply("up_proj", m.up_proj)?,
+                down_proj: apply("down_proj", m.down_proj)?,
+            };
+            layers.push(Block {
+                input_layernorm: set_norm(input_layernorm, full),
+                self_attn,
+                post_attention_layernorm: set_norm(post_attention_layernorm, full),
+                mlp,
+            });
+        }
+        let model = Self {
+            embed_tokens: self.embed_tokens.set_require_grad(full),
+            layers,
+            norm: set_norm(self.norm, full),
+            lm_head: self.lm_head.map(|h| h.set_require_grad(full)),
+            config: self.config,
+            weights_hash: self.weights_hash,
+        };
+        Ok((model, selections))
+    }
+
+    /// The projection at a path such as `layers.0.self_attn.q_proj` (a leading `model.` is
+    /// accepted, as is the short form `layers.0.q_proj`).
+    pub fn module(&self, path: &str) -> Result<&AdaptedLinear> {
+        let err = || {
+            Error::config(format!(
+                "unknown module `{path}`: expected layers.N.self_attn.<q|k|v|o>_proj or \
+                 layers.N.mlp.<gate|up|down>_proj with N in 0..{}",
+                self.layers.len()
+            ))
+        };
+        let rest = path.strip_prefix("model.").unwrap_or(path);
+        let rest = rest.strip_prefix("layers.").ok_or_else(err)?;
+        let (idx, name) = rest.split_once('.').ok_or_else(err)?;
+        let i: usize = idx.parse().map_err(|_| err())?;
+        let block = self.layers.get(i).ok_or_else(err)?;
+        self.block_modules(block)
+            .into_iter()
+            .find(|(n, _)| *n == short_name(name))
+            .map(|(_, m)| m)
+            .ok_or_else(err)
+    }
+
+    fn block_modules<'a>(&self, b: &'a Block) -> [(&'static str, &'a AdaptedLinear); 7] {
+        [
+            ("q_proj", &b.self_attn.q_proj),
+            ("k_proj", &b.self_attn.k_proj),
+            ("v_proj", &b.self_attn.v_proj),
+            ("o_proj", &b.self_attn.o_proj),
+            ("gate_proj", &b.mlp.gate_proj),
+            ("up_proj", &b.mlp.up_proj),
+            ("down_proj", &b.mlp.down_proj),
+        ]
+    }
+
+    /// Every projection with its path.
+    pub fn modules(&self) -> Vec<(String, &AdaptedLinear)> {
+        let mut out = Vec::new();
+        for (i, b) in self.layers.iter().enumerate() {
+            for (name, m) in self.block_modules(b) {
+                out.push((module_path(i, name), m));
+            }
+        }
+        out
+    }
+
+    /// Every projection with its path, mutably (adapter loading).
+    pub fn modules_mut(&mut self) -> Vec<(String, &mut AdaptedLinear)> {
+        let mut out = Vec::new();
+        for (i, b) in self.layers.iter_mut().enumerate() {
+            let a = &mut b.self_attn;
+            let m = &mut b.mlp;
+            for (name, l) in [
+                ("q_proj", &mut a.q_proj),
+                ("k_proj", &mut a.k_proj),
+                ("v_proj", &mut a.v_proj),
+                ("o_proj", &mut a.o_proj),
+                ("gate_proj", &mut m.gate_proj),
+                ("up_proj", &mut m.up_proj),
+                ("down_proj", &mut m.down_proj),
+            ] {
+                out.push((module_path(i, name), l));
+            }
+        }
+        out
+    }
+
+    /// Every base weight under its HF name (`nn.Linear` weights back in `[out, in]`), so that
+    /// a saved set loads back through [`Llama::from_checkpoint`].
+    pub fn named_tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        let mut out = Vec::new();
+        let mut push1 = |name: String, t: Tensor<1>| {
+            let (s, v) = host(t);
+            out.push((name, s, v));
+        };
+        for (i, b) in self.layers.iter().enumerate() {
+            push1(
+                format!("model.layers.{i}.input_layernorm.weight"),
+                b.input_layernorm.weight.val(),
+            );
+            push1(
+                format!("model.layers.{i}.post_attention_layernorm.weight"),
+                b.post_attention_layernorm.weight.val(),
+            );
+        }
+        push1("model.norm.weight".into(), self.norm.weight.val());
+        for (path, layer) in self.modules() {
+            let name = format!("model.{path}");
+            if let Some(b) = &layer.bias {
+                let (s, v) = host(b.val());
+                out.push((format!("{name}.bias"), s, v));
+            }
+            let ([n_in, n_out], w) = (layer.shape(), layer.weight_host());
+            let w = crate::adapters::linear::transpose(&w, [n_in, n_out]);
+            out.push((format!("{name}.weight"), vec![n_out, n_in], w));
+        }
+        let (s, v) = host(self.embed_tokens.val());
+        out.push(("model.embed_tokens.weight".into(), s, v));
+        if let Some(h) = &self.lm_head {
+            let (s, v) = host(h.val());
+            out.push(("lm_head.weight".into(), s, v));
+        }
+        out
+    }
+}
+
+fn module_path(layer: usize, name: &str) -> String {
+    let group = if bias_group_attn(name) {
+        "self_attn"
+    } else {
+        "mlp"
+    };
+    format!("layers.{layer}.{group}.{name}")
+}
+
+fn bias_group_attn(name: &str) -> bool {
+    matches!(name, "q_proj" | "k_proj" | "v_proj" | "o_proj")
+}
+
+fn frozen_param<const D: usize>(t: Tensor<D>) -> Param<Tensor<D>> {
+    Param::from_tensor(t).set_require_grad(false)
+}
+
+fn matrix(
+    read: &mut impl FnMut(&str, &[usize]) -> Result<Vec<f32>>,
+    key: &str,
+    shape: [usize; 2],
+    device: &Device,
+) -> Result<Param<Tensor<2>>> {
+    let v = read(key, &shape)?;
+    Ok(frozen_param(Tensor::from_data(
+        TensorData::new(v, shape),
+        device,
+    )))
+}
+
+fn rms_norm(
+    read: &mut impl FnMut(&str, &[usize]) -> Result<Vec<f32>>,
+    key: &str,
+    d: usize,
+    eps: f64,
+    device: &Device,
+) -> Result<RmsNorm> {
+    let v = read(key, &[d])?;
+    Ok(RmsNorm {
+        weight: frozen_param(Tensor::from_data(TensorData::new(v, [d]), device)),
+        eps,
+    })
+}
+
+fn set_norm(n: RmsNorm, trainable: bool) -> RmsNorm {
+    RmsNorm {
+        weight: n.weight.set_require_grad(trainable),
+        eps: n.eps,
+    }
+}
+
+/// Accepts the projection names Llama has (with or without `self_attn.` / `mlp.`).
+pub fn check_targets(targets: &[String]) -> Result<()> {
+    if targets.is_empty() {
+        return Err(Error::config("no target modules given"));
+    }
+    for t in targets {
+        if !TARGET_MODULES.contains(&short_name(t)) {
+            return Err(Error::config(format!(
+                "unknown target module `{t}`: Llama-family models have {}",
+                TARGET_MODULES.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn read(ckpt: &Checkpoint, key: &str, shape: &[usize]) -> Result<Vec<f32>> {
+    if !ckpt.contains(key) {
+        return Err(Error::tensor(
+            ckpt.path(),
+            key,
+            format!("missing (expected shape {shape:?})"),
+        ));
+    }
+    ckpt.read_f32(key, shape)
+}
+
+/// `(cos, sin)` of HF's default RoPE for positions `0..t`, each `[1, 1, t, head_dim]`.
+/// The inverse frequencies and angles are computed in f32, as transformers does, so the tables
+/// agree with its to the last bit or two.
+fn rope_tables(c: &LlamaConfig, t: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
+    let hd = c.head_dim();
+    let half = hd / 2;
+    let theta = c.rope_theta() as f32;
+    let inv_freq: Vec<f32> = (0..half)
+        .map(|i| 1.0 / theta.powf((2 * i) as f32 / hd as f32))
+        .collect();
+    let mut cos = vec![0f32; t * hd];
+    let mut sin = vec![0f32; t * hd];
+    for p in 0..t {
+        for (i, f) in inv_freq.iter().enumerate() {
+            let angle = p as f32 * f;
+            let (s, co) = (angle as f64).sin_cos();
+            for j in [i, i + half] {
+                cos[p * hd + j] = co as f32;
+                sin[p * hd + j] = s as f32;
+            }
+        }
+    }
+    let table = |v: Vec<f32>| {
+        Tensor::<2>::from_data(TensorData::new(v, [t, hd]), device).reshape([1, 1, t, hd])
+    };
+    (table(cos), table(sin))
+}
