@@ -263,3 +263,24 @@ fn unknown_llama_target_is_a_clear_error() {
         "{msg}"
     );
 }
+
+/// A tiny GGUF (Q8_0 embedding, Q4_0 and Q4_1 blocks, F16 and F32 tensors, permuted q/k as
+/// llama.cpp writes them), loaded directly with `--model FILE.gguf`, gives transformers' logits
+/// for the same file.
+#[test]
+fn gguf_file_loads_directly_and_matches_transformers() {
+    let dir = std::env::temp_dir().join(format!("curlora-gguf-cache-{}", std::process::id()));
+    // SAFETY: set before any other thread of this test reads it; the cache only moves here.
+    unsafe { std::env::set_var("XDG_CACHE_HOME", &dir) };
+    let g = golden_in("tiny-gguf");
+    let device = Device::flex();
+    let model = LanguageModel::load(&fixture("tiny-gguf/tiny-llama.gguf"), &device).unwrap();
+    let ids = ids_tensor(&g.input_ids, &device);
+    let logits = to_vec(model.logits(ids.clone()));
+    let diff = max_abs_diff(&logits, &g.logits);
+    eprintln!("tiny-llama.gguf: max |Δlogit| vs transformers {diff:.2e}");
+    assert!(diff <= TOL, "gguf logits max |Δ| = {diff}");
+    let loss = f64::from(model.lm_loss(ids).into_scalar::<f32>());
+    assert!((loss - g.loss).abs() <= 1e-4, "{loss} vs {}", g.loss);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,4 +1,4 @@
-//! The `paper-gpt2` and `paper-gpt2-fixed` presets on the real data in `../shared/data`, a few
+//! The `paper-gpt2`, `paper-gpt2-fixed` and `paper-mistral` presets on the real data in `../shared/data`, a few
 //! steps per task on the tiny fixture model. Skipped (with a message) when the data directory
 //! is absent; CI has it and `.ci/run` runs this target.
 
@@ -18,11 +18,16 @@ fn data_dir() -> Option<PathBuf> {
 }
 
 fn run_preset(preset: &str) {
+    run_preset_on(preset, "tiny-gpt2", 6);
+}
+
+/// Runs `preset` on a fixture model; `steps` is the expected number of optimizer steps.
+fn run_preset_on(preset: &str, model: &str, steps: usize) {
     let Some(data) = data_dir() else { return };
     let out = std::env::temp_dir().join(format!("curlora-real-{preset}-{}", std::process::id()));
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_curlora"))
         .args(["--device", "cpu", "run", "--preset", preset, "--model"])
-        .arg(fixture("tiny-gpt2"))
+        .arg(fixture(model))
         .arg("--data-dir")
         .arg(&data)
         .args([
@@ -54,8 +59,8 @@ fn run_preset(preset: &str) {
     assert_eq!(runs.len(), 2, "lora and curlora");
     for run in runs {
         assert_eq!(run["status"]["status"], "completed");
-        // 48 rows at batch 32: 2 steps per task, 3 tasks.
-        assert_eq!(run["steps"], 6);
+        // 48 rows at batch 32: 2 steps per task, 3 tasks (6 per task at batch 8).
+        assert_eq!(run["steps"], steps);
         assert_eq!(run["perplexity"].as_array().unwrap().len(), 4);
     }
 }
@@ -68,4 +73,10 @@ fn paper_gpt2_runs_on_real_data() {
 #[test]
 fn paper_gpt2_fixed_runs_on_real_data() {
     run_preset("paper-gpt2-fixed");
+}
+
+/// The Mistral protocol (q/k/v at rank 16, batch 8) on the tiny Mistral fixture.
+#[test]
+fn paper_mistral_runs_on_real_data() {
+    run_preset_on("paper-mistral", "tiny-mistral", 18);
 }

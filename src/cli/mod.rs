@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod eval;
+pub mod import_gguf;
 pub mod info;
 pub mod pretrain;
 pub mod run;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Train a byte-level BPE tokenizer and a GPT-2 from scratch on text files; writes an HF
     /// model folder that every command loads.
     Pretrain(pretrain::PretrainArgs),
+    /// Convert a llama.cpp GGUF file (llama architecture) into an HF-style model folder;
+    /// `--model FILE.gguf` also works directly wherever a model folder is accepted.
+    ImportGguf(import_gguf::ImportGgufArgs),
     /// Time a training step of each method on GPT-2 shapes, side by side (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }

@@ -73,7 +73,7 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
         .unwrap_or_default();
     let dir = crate::assets::cache_root().join(format!("gguf-{stem}-{}", &key[..12]));
     if !dir.join("model.safetensors").exists() {
-        return Err(Error::config("GGUF_PENDING"));
+        super::gguf::import(path, &dir)?;
     }
     Ok(dir)
 }

@@ -1,6 +1,7 @@
 //! Language models and their tokenizers, loaded from HF model folders.
 
 pub mod config;
+pub mod gguf;
 pub mod gpt2;
 pub mod llama;
 pub mod lm;
