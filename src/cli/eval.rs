@@ -1,5 +1,4 @@
 use curlora::device::DeviceChoice;
-use curlora::error::Error;
 use curlora::model::{self, LanguageModel};
 use std::path::PathBuf;
 
@@ -14,6 +13,10 @@ pub struct EvalArgs {
     /// Evaluate the first N tokens in one window (the reference code's perplexity).
     #[arg(long, default_value_t = 1024)]
     pub max_tokens: usize,
+    /// Read the text as WikiText-2 the way the reference code does (drop empty rows, join the
+    /// rest): `--text wiki.test.raw --wikitext` is the paper's perplexity text.
+    #[arg(long)]
+    pub wikitext: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -25,16 +28,11 @@ pub fn run(args: &EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let model = LanguageModel::load(&args.model, &dev.device)?;
     let load_seconds = started.elapsed().as_secs_f64();
     let tokenizer = model::load_tokenizer(&model::lm::resolve(&args.model)?)?;
-    let bytes = std::fs::read(&args.text).map_err(|e| Error::io(&args.text, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Error::format(
-            &args.text,
-            format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })?;
+    let text = if args.wikitext {
+        curlora::data::read_wikitext_reference(&args.text)?
+    } else {
+        curlora::data::read_text(&args.text)?
+    };
     let ids = model::encode(&tokenizer, &text, &args.text)?;
     let r = curlora::eval::first_window(&model, &ids, args.max_tokens)?;
     let rss = curlora::bench::peak_rss();
