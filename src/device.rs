@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use burn::tensor::Device;
-use burn::tensor::wgpu::wgpu;
+use burn::tensor::wgpu::{WgpuSetup, wgpu};
 
 /// What the user asked for.
 #[derive(
@@ -84,7 +84,7 @@ pub fn select(choice: DeviceChoice) -> Result<ComputeDevice> {
         DeviceChoice::Cpu => Ok(cpu()),
         DeviceChoice::Gpu => gpu(),
         DeviceChoice::Auto => {
-            if list_adapters().iter().any(|a| !a.software) {
+            if has_hardware_gpu() {
                 gpu()
             } else {
                 Ok(cpu())
@@ -101,7 +101,28 @@ pub fn cpu() -> ComputeDevice {
     }
 }
 
+/// The process's one wgpu device, with the handles (instance, adapter, device, queue) that let
+/// eframe draw on the same device. Made on first use; burn can register a runtime only once.
+static GPU: std::sync::OnceLock<std::result::Result<(ComputeDevice, WgpuSetup), String>> =
+    std::sync::OnceLock::new();
+
+/// The wgpu device and its handles, so that the app's renderer shares it with training.
+pub fn gpu_shared() -> Result<(ComputeDevice, WgpuSetup)> {
+    GPU.get_or_init(|| init_gpu().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(Error::Device)
+}
+
+/// Whether wgpu sees a hardware (non-software) adapter.
+pub fn has_hardware_gpu() -> bool {
+    list_adapters().iter().any(|a| !a.software)
+}
+
 fn gpu() -> Result<ComputeDevice> {
+    gpu_shared().map(|(d, _)| d)
+}
+
+fn init_gpu() -> Result<(ComputeDevice, WgpuSetup)> {
     if list_adapters().is_empty() {
         return Err(Error::Device(
             "no GPU adapter found: wgpu sees no Vulkan, Metal, DX12 or GL device. \
@@ -119,9 +140,10 @@ fn gpu() -> Result<ComputeDevice> {
     } else {
         ""
     };
-    Ok(ComputeDevice {
+    let d = ComputeDevice {
         device,
         description: format!("{} ({:?}{soft})", info.name, info.backend),
         is_gpu: true,
-    })
+    };
+    Ok((d, setup))
 }

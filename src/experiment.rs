@@ -315,6 +315,7 @@ impl Experiment {
                 events,
                 cancel: cancel.clone(),
                 device_name: device_name.to_string(),
+                control: None,
             };
             let outcome = run_sequence(
                 &self.base,
@@ -331,7 +332,62 @@ impl Experiment {
                 break;
             }
         }
-        Ok(Report {
+        Ok(self.report(device_name, runs))
+    }
+
+    /// Runs every configuration at the same time, one thread each, so that the app can show
+    /// them learning (and forgetting) side by side; `control` steers all of them at once.
+    /// Each finished run is passed to `on_run`. Runs are reported in configuration order.
+    pub fn run_side_by_side(
+        &self,
+        device_name: &str,
+        events: &(dyn EventSink + Sync),
+        cancel: Arc<AtomicBool>,
+        control: Arc<crate::train::Control>,
+        on_run: impl Fn(&AdapterConfig, &crate::train::RunOutcome) -> Result<Option<u64>> + Sync,
+    ) -> Result<Report> {
+        let configs = self.spec.adapter_configs();
+        let results: Vec<Result<RunReport>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = configs
+                .iter()
+                .enumerate()
+                .map(|(i, cfg)| {
+                    let (cancel, control, on_run) = (cancel.clone(), control.clone(), &on_run);
+                    scope.spawn(move || -> Result<RunReport> {
+                        let ctx = RunContext {
+                            run: i,
+                            events,
+                            cancel,
+                            device_name: device_name.to_string(),
+                            control: Some(control),
+                        };
+                        let outcome = run_sequence(
+                            &self.base,
+                            &self.tasks,
+                            &self.heldout,
+                            cfg,
+                            &self.spec.train,
+                            &ctx,
+                        )?;
+                        let bytes = on_run(cfg, &outcome)?;
+                        Ok(RunReport::new(cfg, &outcome, bytes))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::config("a training thread panicked")))
+                })
+                .collect()
+        });
+        let runs = results.into_iter().collect::<Result<Vec<_>>>()?;
+        Ok(self.report(device_name, runs))
+    }
+
+    fn report(&self, device_name: &str, runs: Vec<RunReport>) -> Report {
+        Report {
             model: self.model_dir.display().to_string(),
             device: device_name.to_string(),
             preset: self.spec.preset.clone(),
@@ -356,6 +412,6 @@ impl Experiment {
                 }))
                 .collect(),
             experiment: self.spec.clone(),
-        })
+        }
     }
 }

@@ -33,12 +33,12 @@ fn replaying_the_recording_rebuilds_the_engines_numbers() {
     assert_eq!(session.runs[1].label(), "curlora-8");
     // CURLoRA's U snapshots are r×r = 64 values for each of its 8 modules; LoRA has norms only.
     assert_eq!(session.runs[1].u.len(), 8);
-    assert!(session.runs[1].u.values().all(|(u, _)| u.len() == 64));
+    assert!(session.runs[1].u.values().all(|t| t.latest.len() == 64));
     assert!(
         session.runs[0]
             .u
             .values()
-            .all(|(u, h)| u.is_empty() && !h.is_empty())
+            .all(|t| t.latest.is_empty() && !t.norms.is_empty())
     );
     assert_eq!(session.runs[1].selections.len(), 8);
 }

@@ -147,6 +147,7 @@ fn trained(method: Method, lr: f64) -> (Experiment, AdapterConfig, curlora::trai
         events: &NoEvents,
         cancel: Arc::new(AtomicBool::new(false)),
         device_name: "test".into(),
+        control: None,
     };
     let out = run_sequence(
         &exp.base,
@@ -312,6 +313,7 @@ fn the_event_stream_describes_the_run() {
         events: &tx,
         cancel: Arc::new(AtomicBool::new(false)),
         device_name: "test".into(),
+        control: None,
     };
     let out = run_sequence(
         &exp.base,

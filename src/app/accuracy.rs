@@ -6,7 +6,7 @@ use super::state::Session;
 use egui::{Align2, FontId, Sense, Stroke, Vec2};
 use egui_plot::{Line, Plot, PlotPoints, VLine};
 
-pub const WHAT: &str = "Rows: after training a task. Columns: accuracy on each task, with its own head. \
+pub const WHAT: &str = "What am I looking at? Rows: after training a task. Columns: accuracy on each task, with its own head. \
      A drop down a column is forgetting; grey cells are tasks not trained yet.";
 
 pub fn show(ui: &mut egui::Ui, session: &Session) {
@@ -24,14 +24,18 @@ pub fn show(ui: &mut egui::Ui, session: &Session) {
     ui.separator();
     ui.label("Accuracy of each task over training (dashed: majority-class baseline; vertical: task boundaries)");
     for run in &session.runs {
+        ui.small(format!("{} seed {}", run.label(), run.seed));
         let id = format!("curves-{}-{}", run.label(), run.seed);
         Plot::new(id)
             .height(170.0)
             .include_y(0.0)
             .include_y(1.0)
+            .x_axis_label("optimizer step")
+            .y_axis_label("accuracy")
             .legend(egui_plot::Legend::default())
             .show(ui, |plot| {
                 for (t, name) in run.tasks.iter().enumerate() {
+                    let color = task_color(t);
                     let pts: Vec<[f64; 2]> = run
                         .curves
                         .iter()
@@ -39,18 +43,16 @@ pub fn show(ui: &mut egui::Ui, session: &Session) {
                         .map(|(s, _, a)| [*s as f64, *a])
                         .collect();
                     if !pts.is_empty() {
-                        plot.line(Line::new(
-                            format!("{} · {name}", run.label()),
-                            PlotPoints::from(pts),
-                        ));
+                        plot.line(Line::new(name.clone(), PlotPoints::from(pts)).color(color));
                     }
                     if let Some(b) = run.baselines.get(t).filter(|b| b.is_finite()) {
                         let end = run.steps.max(1) as f64;
                         plot.line(
                             Line::new(
-                                format!("majority · {name}"),
+                                format!("{name} majority baseline"),
                                 PlotPoints::from(vec![[0.0, *b], [end, *b]]),
                             )
+                            .color(color.gamma_multiply(0.6))
                             .style(egui_plot::LineStyle::dashed_loose()),
                         );
                     }
@@ -63,6 +65,19 @@ pub fn show(ui: &mut egui::Ui, session: &Session) {
                 }
             });
     }
+}
+
+/// One colour per task, the same in every run's plot.
+fn task_color(t: usize) -> egui::Color32 {
+    const C: [egui::Color32; 6] = [
+        egui::Color32::from_rgb(253, 141, 60),
+        egui::Color32::from_rgb(102, 194, 255),
+        egui::Color32::from_rgb(102, 194, 165),
+        egui::Color32::from_rgb(231, 138, 195),
+        egui::Color32::from_rgb(255, 217, 47),
+        egui::Color32::from_rgb(166, 130, 255),
+    ];
+    C[t % C.len()]
 }
 
 fn matrix(ui: &mut egui::Ui, run: &super::state::RunView) {
@@ -106,13 +121,20 @@ fn matrix(ui: &mut egui::Ui, run: &super::state::RunView) {
                 Some(a) => {
                     let c = sequential(a);
                     p.rect_filled(r, 2.0, c);
-                    p.text(
-                        r.center(),
-                        Align2::CENTER_CENTER,
-                        format!("{a:.3}"),
-                        font.clone(),
-                        text_on(c),
-                    );
+                    // A label, not painted text, so that screen readers and UI tests see it.
+                    ui.put(
+                        r,
+                        egui::Label::new(
+                            egui::RichText::new(format!("{a:.3}"))
+                                .color(text_on(c))
+                                .size(13.0),
+                        )
+                        .selectable(false),
+                    )
+                    .on_hover_text(format!(
+                        "accuracy on {} after training {}",
+                        run.tasks[j], run.tasks[i]
+                    ));
                 }
                 None => {
                     p.rect_filled(

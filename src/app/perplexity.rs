@@ -3,7 +3,7 @@
 use super::state::Session;
 use egui_plot::{Line, Plot, PlotPoints, Points};
 
-pub const WHAT: &str = "Held-out perplexity of the language model (its own LM head) before training and \
+pub const WHAT: &str = "What am I looking at? Held-out perplexity of the language model (its own LM head) before training and \
      after each task: a rise means the model is forgetting language it knew.";
 
 pub fn show(ui: &mut egui::Ui, session: &Session) {

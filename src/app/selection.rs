@@ -1,11 +1,20 @@
-//! View: CUR selection — for each adapted matrix, the sampling probability of every column
-//! (inverted: low-energy columns are likelier) with the sampled ones highlighted.
+//! View: CUR selection — for each adapted matrix, the column and row probabilities (inverted,
+//! as CURLoRA samples, and standard, as classic CUR would) as sorted curves with the sampled
+//! indices marked (duplicates counted), and a small picture of W with the chosen columns and
+//! rows highlighted. Hover for index, energy and probability.
 
-use super::state::Session;
-use egui_plot::{Bar, BarChart, Plot};
+use super::state::{RunView, Session};
+use crate::adapters::CurSelection;
+use crate::train::events::Thumbnail;
+use egui::{Color32, Sense, Stroke, Vec2};
+use egui_plot::{Line, Plot, PlotPoints, Points};
+use std::collections::BTreeMap;
 
-pub const WHAT: &str = "CURLoRA builds C and R from columns and rows of W itself, drawn with inverted \
-     probabilities ∝ 1/(energy + ε). Grey bars: each column's probability; orange: the columns drawn.";
+pub const WHAT: &str = "What am I looking at? CURLoRA builds C and R from columns and rows of W itself, \
+     drawn with inverted probabilities ∝ 1/(energy + ε): low-energy columns are likelier. Curves: \
+     every column's (or row's) probability, sorted; dots: the ones drawn (×k = drawn k times).";
+
+const PICKED: Color32 = Color32::from_rgb(255, 140, 0);
 
 pub fn show(ui: &mut egui::Ui, session: &Session) {
     ui.label(WHAT);
@@ -13,47 +22,156 @@ pub fn show(ui: &mut egui::Ui, session: &Session) {
         ui.label("No CURLoRA run yet.");
         return;
     };
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        for (module, sel) in &run.selections {
-            let mut counts = std::collections::BTreeMap::new();
-            for c in &sel.cols {
-                *counts.entry(*c).or_insert(0usize) += 1;
-            }
-            let dups: Vec<String> = counts
-                .iter()
-                .filter(|(_, n)| **n > 1)
-                .map(|(c, n)| format!("{c}×{n}"))
-                .collect();
-            ui.label(format!(
-                "{module}: W is {}×{} (in×out); columns drawn {:?}{}; rows drawn {:?}",
-                sel.shape[0],
-                sel.shape[1],
-                sel.cols,
-                if dups.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (duplicates: {})", dups.join(", "))
-                },
-                sel.rows
-            ));
-            let bars: Vec<Bar> = sel
-                .col_probs
-                .iter()
-                .enumerate()
-                .map(|(j, p)| {
-                    let b = Bar::new(j as f64, *p);
-                    if counts.contains_key(&j) {
-                        b.fill(egui::Color32::from_rgb(255, 140, 0))
-                    } else {
-                        b.fill(egui::Color32::GRAY)
-                    }
-                })
-                .collect();
-            Plot::new(format!("sel-{module}"))
-                .height(110.0)
-                .show(ui, |plot| {
-                    plot.bar_chart(BarChart::new("column probability", bars))
-                });
+    ui.label(format!(
+        "{} seed {}: {} matrices, r = {}",
+        run.label(),
+        run.seed,
+        run.selections.len(),
+        run.rank
+    ));
+    for (module, sel) in &run.selections {
+        ui.separator();
+        module_view(ui, run, module, sel);
+    }
+}
+
+fn module_view(ui: &mut egui::Ui, run: &RunView, module: &str, sel: &CurSelection) {
+    let dup = |idx: &[usize]| {
+        let mut c = BTreeMap::new();
+        for i in idx {
+            *c.entry(*i).or_insert(0usize) += 1;
         }
+        c
+    };
+    let (cols, rows) = (dup(&sel.cols), dup(&sel.rows));
+    let dups = |c: &BTreeMap<usize, usize>| {
+        let d: Vec<String> = c
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(i, n)| format!("{i}×{n}"))
+            .collect();
+        if d.is_empty() {
+            String::new()
+        } else {
+            format!(" (duplicates {})", d.join(", "))
+        }
+    };
+    ui.strong(format!(
+        "{module}: W is {}×{}; columns {:?}{}; rows {:?}{}",
+        sel.shape[0],
+        sel.shape[1],
+        sel.cols,
+        dups(&cols),
+        sel.rows,
+        dups(&rows)
+    ));
+    ui.horizontal(|ui| {
+        if let Some(t) = run.thumbnails.get(module) {
+            picture(ui, t, sel);
+        } else {
+            ui.weak("(no picture of W in this recording)");
+        }
+        ui.vertical(|ui| {
+            curve(ui, &format!("{module}-cols"), "columns", &sel.col_energy, &sel.col_probs, &cols, sel.config.epsilon);
+            curve(ui, &format!("{module}-rows"), "rows", &sel.row_energy, &sel.row_probs, &rows, sel.config.epsilon);
+        });
     });
+}
+
+/// Probabilities sorted from most to least likely; inverted (CURLoRA) and standard (∝ energy).
+fn curve(
+    ui: &mut egui::Ui,
+    id: &str,
+    what: &str,
+    energy: &[f64],
+    probs: &[f64],
+    picked: &BTreeMap<usize, usize>,
+    epsilon: f64,
+) {
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|a, b| probs[*b].total_cmp(&probs[*a]));
+    let rank_of: BTreeMap<usize, usize> = order.iter().enumerate().map(|(k, i)| (*i, k)).collect();
+    let inverted: Vec<[f64; 2]> = order.iter().enumerate().map(|(k, i)| [k as f64, probs[*i]]).collect();
+    let total: f64 = energy.iter().sum();
+    let standard: Vec<[f64; 2]> = order
+        .iter()
+        .enumerate()
+        .map(|(k, i)| [k as f64, if total > 0.0 { energy[*i] / total } else { 0.0 }])
+        .collect();
+    let marks: Vec<[f64; 2]> = picked
+        .keys()
+        .map(|i| [rank_of[i] as f64, probs[*i]])
+        .collect();
+    let labels: Vec<(f64, f64, String)> = picked
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(i, n)| (rank_of[i] as f64, probs[*i], format!("×{n}")))
+        .collect();
+    ui.small(format!(
+        "{what}: probability, sorted (orange: inverted, ε = {epsilon}; grey: standard CUR)"
+    ));
+    let (energy, probs) = (energy.to_vec(), probs.to_vec());
+    Plot::new(id.to_string())
+        .height(110.0)
+        .width(520.0)
+        .label_formatter(move |pos| {
+            let p = match pos {
+                egui_plot::HoverPosition::NearDataPoint { position, .. }
+                | egui_plot::HoverPosition::Elsewhere { position } => position,
+            };
+            let k = p.x.round().max(0.0) as usize;
+            order.get(k).map(|&i| {
+                format!(
+                    "{what} {i}: energy share {:.2e}, probability {:.2e}",
+                    energy[i], probs[i]
+                )
+            })
+        })
+        .show(ui, |plot| {
+            plot.line(Line::new("standard", PlotPoints::from(standard)).color(Color32::GRAY));
+            plot.line(Line::new("inverted", PlotPoints::from(inverted)).color(PICKED));
+            plot.points(
+                Points::new("drawn", PlotPoints::from(marks))
+                    .radius(4.0)
+                    .color(Color32::from_rgb(200, 30, 30)),
+            );
+            for (x, y, t) in labels {
+                plot.text(egui_plot::Text::new("dup", egui_plot::PlotPoint::new(x, y), t));
+            }
+        });
+}
+
+/// |W| downsampled, with the chosen columns and rows drawn over it.
+fn picture(ui: &mut egui::Ui, t: &Thumbnail, sel: &CurSelection) {
+    let size = 200.0;
+    let px = Vec2::new(size / t.cols as f32, size / t.rows as f32);
+    let (rect, resp) = ui.allocate_exact_size(Vec2::splat(size), Sense::hover());
+    let p = ui.painter_at(rect);
+    let max = t.values.iter().fold(0f32, |m, v| m.max(*v)).max(1e-12);
+    for i in 0..t.rows {
+        for j in 0..t.cols {
+            let v = (t.values[i * t.cols + j] / max).sqrt();
+            let g = (255.0 * (1.0 - v)) as u8;
+            let cell = egui::Rect::from_min_size(
+                rect.min + Vec2::new(px.x * j as f32, px.y * i as f32),
+                px,
+            );
+            p.rect_filled(cell, 0.0, Color32::from_gray(g));
+        }
+    }
+    let stroke = Stroke::new(1.5, PICKED.gamma_multiply(0.8));
+    for c in &sel.cols {
+        let x = rect.min.x + px.x * (c / t.block[1]) as f32 + px.x / 2.0;
+        p.line_segment([egui::pos2(x, rect.min.y), egui::pos2(x, rect.max.y)], stroke);
+    }
+    let stroke = Stroke::new(1.5, Color32::from_rgb(30, 120, 220).gamma_multiply(0.8));
+    for r in &sel.rows {
+        let y = rect.min.y + px.y * (r / t.block[0]) as f32 + px.y / 2.0;
+        p.line_segment([egui::pos2(rect.min.x, y), egui::pos2(rect.max.x, y)], stroke);
+    }
+    resp.on_hover_text(format!(
+        "|W| ({}×{} shown as {}×{} blocks; darker = larger). Orange: the columns in C; blue: \
+         the rows in R.",
+        sel.shape[0], sel.shape[1], t.rows, t.cols
+    ));
 }

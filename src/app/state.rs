@@ -4,10 +4,28 @@
 use crate::adapters::{CurSelection, Method};
 use crate::metrics::{AccuracyMatrix, ContinualSummary};
 use crate::train::Event;
+use crate::train::events::Thumbnail;
 use std::collections::BTreeMap;
 
-/// A module's latest `U` (empty for LoRA) and its norm history `(global_step, norm)`.
-pub type AdapterTrace = (Vec<f32>, Vec<(usize, f64)>);
+/// One adapted module over a run: its latest `U` (empty for LoRA), the norm history
+/// `(global_step, ‖U‖ or ‖A·B‖)`, and every snapshot of `U` (to follow one cell).
+#[derive(Clone, Debug, Default)]
+pub struct AdapterTrace {
+    pub latest: Vec<f32>,
+    pub norms: Vec<(usize, f64)>,
+    pub history: Vec<(usize, Vec<f32>)>,
+}
+
+impl AdapterTrace {
+    /// `(global_step, U[i, j])` over the run.
+    pub fn cell_history(&self, i: usize, j: usize) -> Vec<(usize, f32)> {
+        let r = (self.latest.len() as f64).sqrt() as usize;
+        self.history
+            .iter()
+            .filter_map(|(s, u)| u.get(i * r + j).map(|v| (*s, *v)))
+            .collect()
+    }
+}
 
 /// One run (one method × rank × seed) as seen through its events.
 #[derive(Clone, Debug)]
@@ -30,14 +48,32 @@ pub struct RunView {
     /// Latest `U` per CURLoRA module, with the history of its norm `(global_step, ‖U‖)`.
     pub u: BTreeMap<String, AdapterTrace>,
     pub selections: Vec<(String, CurSelection)>,
+    /// A small picture of each selected-from matrix (recordings made before it existed have
+    /// none).
+    pub thumbnails: BTreeMap<String, Thumbnail>,
     pub metrics: Option<ContinualSummary>,
     pub steps: usize,
     pub error: Option<String>,
+    /// Settings changed during the run: `(global_step, what)`.
+    pub controls: Vec<(usize, String)>,
+    /// Clock times (seconds, the app's clock) of the first and latest step seen live.
+    pub step_clock: Option<(f64, f64, usize)>,
+    /// α at the start of the run.
+    pub alpha: f64,
+    /// Size of the saved adapter file (live runs, once saved).
+    pub adapter_file_bytes: Option<u64>,
+    pub device: String,
 }
 
 impl RunView {
     pub fn label(&self) -> String {
         crate::train::engine::label(self.method, self.rank)
+    }
+
+    /// Optimizer steps per second over the steps seen live (None for a replay).
+    pub fn steps_per_second(&self) -> Option<f64> {
+        let (t0, t1, n) = self.step_clock?;
+        (t1 > t0 && n > 1).then(|| (n - 1) as f64 / (t1 - t0))
     }
 }
 
@@ -45,11 +81,19 @@ impl RunView {
 #[derive(Clone, Debug, Default)]
 pub struct Session {
     pub runs: Vec<RunView>,
+    /// Events applied so far.
+    pub events: usize,
 }
 
 impl Session {
-    /// Folds one event into the state.
+    /// Folds one event into the state (a replay: no clock).
     pub fn apply(&mut self, event: &Event) {
+        self.apply_at(event, None);
+    }
+
+    /// Folds one event into the state; `now` (seconds on the app's clock) times live steps.
+    pub fn apply_at(&mut self, event: &Event, now: Option<f64>) {
+        self.events += 1;
         match event {
             Event::RunStart {
                 run,
@@ -58,7 +102,8 @@ impl Session {
                 seed,
                 trainable_params,
                 tasks,
-                ..
+                alpha,
+                device,
             } => {
                 while self.runs.len() <= *run {
                     self.runs.push(RunView {
@@ -75,9 +120,15 @@ impl Session {
                         task_starts: Vec::new(),
                         u: BTreeMap::new(),
                         selections: Vec::new(),
+                        thumbnails: BTreeMap::new(),
                         metrics: None,
                         steps: 0,
                         error: None,
+                        controls: Vec::new(),
+                        step_clock: None,
+                        alpha: *alpha,
+                        adapter_file_bytes: None,
+                        device: device.clone(),
                     });
                 }
             }
@@ -87,8 +138,16 @@ impl Session {
                 };
                 match other {
                     Event::Selection {
-                        module, selection, ..
-                    } => run.selections.push((module.clone(), selection.clone())),
+                        module,
+                        selection,
+                        thumbnail,
+                        ..
+                    } => {
+                        run.selections.push((module.clone(), selection.clone()));
+                        if let Some(t) = thumbnail {
+                            run.thumbnails.insert(module.clone(), t.clone());
+                        }
+                    }
                     Event::Perplexity { perplexity, .. } => run.perplexity.push(*perplexity),
                     Event::TaskStart { .. } => run.task_starts.push(run.steps),
                     Event::Step {
@@ -96,6 +155,12 @@ impl Session {
                     } => {
                         run.losses.push((*global_step, *loss));
                         run.steps = global_step + 1;
+                        if let Some(t) = now {
+                            run.step_clock = Some(match run.step_clock {
+                                None => (t, t, 1),
+                                Some((t0, _, n)) => (t0, t, n + 1),
+                            });
+                        }
                     }
                     Event::AdapterSnapshot {
                         module,
@@ -106,9 +171,10 @@ impl Session {
                     } => {
                         let entry = run.u.entry(module.clone()).or_default();
                         if let Some(u) = u {
-                            entry.0 = u.clone();
+                            entry.latest = u.clone();
+                            entry.history.push((*global_step, u.clone()));
                         }
-                        entry.1.push((*global_step, *norm));
+                        entry.norms.push((*global_step, *norm));
                     }
                     Event::Progress {
                         global_step,
@@ -135,6 +201,11 @@ impl Session {
                     }
                     Event::RunEnd { metrics, .. } => run.metrics = Some(*metrics),
                     Event::Error { message, .. } => run.error = Some(message.clone()),
+                    Event::Control {
+                        global_step,
+                        change,
+                        ..
+                    } => run.controls.push((*global_step, change.clone())),
                     _ => {}
                 }
             }
@@ -154,6 +225,7 @@ fn run_of(e: &Event) -> Option<usize> {
         | Event::Progress { run, .. }
         | Event::TaskEnd { run, .. }
         | Event::RunEnd { run, .. }
+        | Event::Control { run, .. }
         | Event::Error { run, .. } => *run,
     })
 }

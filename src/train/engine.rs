@@ -3,7 +3,9 @@
 //! held-out perplexity with the original LM head, and reports everything as [`Event`]s.
 
 use super::batch::{Batch, Encoded};
-use super::events::{Event, EventSink};
+use super::control::{Control, Cursor};
+use super::events::{Event, EventSink, Thumbnail};
+use crate::adapters::linear::{Layout, transpose};
 use super::head::{Head, Pooling, pool};
 use super::schedule::Schedule;
 use crate::adapters::{AdapterConfig, CurSelection, Method};
@@ -134,6 +136,8 @@ pub struct RunContext<'a> {
     pub events: &'a dyn EventSink,
     pub cancel: Arc<AtomicBool>,
     pub device_name: String,
+    /// Live steering (pause, single steps, skip, lr and α changes); `None` runs straight.
+    pub control: Option<Arc<Control>>,
 }
 
 /// Trains `base` (on an autodiff device) on `tasks` in order with `adapter`.
@@ -168,10 +172,19 @@ pub fn run_sequence(
         tasks: tasks.iter().map(|t| t.name.clone()).collect(),
     });
     for (module, selection) in &selections {
+        let thumbnail = lm.module(module).ok().map(|layer| {
+            let w = layer.weight_host();
+            let w = match layer.layout {
+                Layout::InOut => w,
+                Layout::OutIn => transpose(&w, layer.shape()),
+            };
+            Thumbnail::of(&w, selection.shape, 48)
+        });
         emit(Event::Selection {
             run,
             module: module.clone(),
             selection: selection.clone(),
+            thumbnail,
         });
     }
     let pad_id = base.pad_id();
@@ -189,6 +202,8 @@ pub fn run_sequence(
     let mut lm = lm;
     let mut status = RunStatus::Completed;
     let mut global_step = 0usize;
+    let mut cursor = ctx.control.as_deref().map(Cursor::now);
+    let cancelled = || ctx.cancel.load(Ordering::Relaxed);
 
     'tasks: for (ti, task) in tasks.iter().enumerate() {
         if task.train.is_empty() || task.eval.is_empty() {
@@ -234,13 +249,35 @@ pub fn run_sequence(
                 message,
             }
         };
-        for epoch in 0..task.epochs {
+        'epochs: for epoch in 0..task.epochs {
             let mut order: Vec<usize> = (0..task.train.len()).collect();
             if cfg.shuffle {
                 Rng::for_name(adapter.seed, &format!("shuffle:{ti}:{epoch}")).shuffle(&mut order);
             }
             for chunk in order.chunks(cfg.batch_size) {
-                if ctx.cancel.load(Ordering::Relaxed) {
+                let mut lr_scale = 1.0;
+                if let (Some(c), Some(cur)) = (ctx.control.as_deref(), cursor.as_mut())
+                    && c.wait_turn(cur, cancelled)
+                {
+                    if c.take_skip(cur) {
+                        emit(Event::Control {
+                            run,
+                            global_step,
+                            change: format!("skipped the rest of task `{}`", task.name),
+                        });
+                        break 'epochs;
+                    }
+                    if let Some(alpha) = c.take_alpha(cur) {
+                        set_alpha(&mut model.lm, alpha, adapter);
+                        emit(Event::Control {
+                            run,
+                            global_step,
+                            change: format!("α set to {alpha}"),
+                        });
+                    }
+                    lr_scale = c.lr_scale();
+                }
+                if cancelled() {
                     status = RunStatus::Cancelled;
                     lm = model.lm;
                     // Keep the head only if this task trained at all.
@@ -251,7 +288,7 @@ pub fn run_sequence(
                 }
                 let items: Vec<&Encoded> = chunk.iter().map(|&i| &task.train[i]).collect();
                 let batch = Batch::new(&items, pad_id, cfg.pooling, &device);
-                let lr = task.schedule.lr(cfg.lr, step, total_steps, total_examples);
+                let lr = task.schedule.lr(cfg.lr, step, total_steps, total_examples) * lr_scale;
                 let logits = model.forward(&batch);
                 let labels = batch.labels_tensor(&device);
                 let loss = log_softmax(logits, 1).gather(1, labels).mean().neg();
@@ -443,6 +480,19 @@ pub fn predict(
         }
     }
     Ok(preds)
+}
+
+/// Applies a new α to every adapter of `lm`: CURLoRA's scale directly, LoRA's through its
+/// scaling rule (α or α/r).
+fn set_alpha(lm: &mut LanguageModel, alpha: f64, adapter: &AdapterConfig) {
+    for (_, layer) in lm.modules_mut() {
+        if let Some(c) = layer.cur.as_mut() {
+            c.alpha = alpha;
+        }
+        if let Some(l) = layer.lora.as_mut() {
+            l.scale = adapter.lora_scaling.factor(alpha, adapter.rank);
+        }
+    }
 }
 
 /// Emits each adapter's current state: U for CURLoRA, ‖A·B‖ for LoRA.

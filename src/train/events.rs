@@ -18,11 +18,14 @@ pub enum Event {
         device: String,
         tasks: Vec<String>,
     },
-    /// The columns and rows CURLoRA sampled for one module.
+    /// The columns and rows CURLoRA sampled for one module, and a small picture of the matrix
+    /// they were sampled from.
     Selection {
         run: usize,
         module: String,
         selection: CurSelection,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thumbnail: Option<Thumbnail>,
     },
     /// Held-out perplexity: before training (`after_task` = None) or after a task.
     Perplexity {
@@ -83,10 +86,57 @@ pub enum Event {
         run: usize,
         metrics: ContinualSummary,
     },
+    /// A setting changed while training (from the app's controls), effective from
+    /// `global_step` on.
+    Control {
+        run: usize,
+        global_step: usize,
+        change: String,
+    },
     Error {
         run: usize,
         message: String,
     },
+}
+
+/// A small picture of a weight matrix in the orientation selection used (`CurSelection::shape`,
+/// so that `cols` and `rows` index it): the mean |w| over blocks of `block` rows × columns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thumbnail {
+    pub rows: usize,
+    pub cols: usize,
+    /// Matrix rows and columns per thumbnail cell.
+    pub block: [usize; 2],
+    /// Row-major `rows × cols`.
+    pub values: Vec<f32>,
+}
+
+impl Thumbnail {
+    /// Downsamples a row-major `[n, m]` matrix to at most `max × max` cells.
+    pub fn of(w: &[f32], [n, m]: [usize; 2], max: usize) -> Self {
+        let (bn, bm) = (n.div_ceil(max).max(1), m.div_ceil(max).max(1));
+        let (rows, cols) = (n.div_ceil(bn), m.div_ceil(bm));
+        let mut sum = vec![0f64; rows * cols];
+        let mut count = vec![0u32; rows * cols];
+        for i in 0..n {
+            for j in 0..m {
+                let k = (i / bn) * cols + j / bm;
+                sum[k] += f64::from(w[i * m + j].abs());
+                count[k] += 1;
+            }
+        }
+        let values = sum
+            .iter()
+            .zip(&count)
+            .map(|(s, c)| (s / f64::from((*c).max(1))) as f32)
+            .collect();
+        Self {
+            rows,
+            cols,
+            block: [bn, bm],
+            values,
+        }
+    }
 }
 
 /// Where events go. A closed receiver is not an error: the engine keeps working.

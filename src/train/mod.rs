@@ -2,6 +2,7 @@
 //! events it emits.
 
 pub mod batch;
+pub mod control;
 pub mod engine;
 pub mod events;
 pub mod head;
@@ -10,6 +11,7 @@ pub mod schedule;
 pub use engine::{
     RunContext, RunOutcome, RunStatus, TaskData, TaskModel, TrainConfig, run_sequence,
 };
+pub use control::Control;
 pub use events::{Event, EventSink, NoEvents};
 pub use head::{Head, Pooling};
 pub use schedule::Schedule;

@@ -1,0 +1,151 @@
+//! A live training session for the app: the engine on a background thread, every configured
+//! method training side by side, events streamed back over a channel, and the results (report,
+//! plots, adapters, the recording of every event) written to a session folder as they finish.
+
+use super::setup::Setup;
+use crate::adapters::store;
+use crate::experiment::Experiment;
+use crate::train::engine::label;
+use crate::train::{Control, Event, EventSink};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+/// What the training thread tells the app.
+pub enum Msg {
+    /// The device the run uses, once chosen.
+    Device(String),
+    Event(Event),
+    /// A finished run's adapter was written: `(run, bytes)`.
+    Saved(usize, u64),
+    /// Everything is written to the session folder.
+    Done(PathBuf),
+    Failed(String),
+}
+
+struct Forward(Mutex<Sender<Msg>>);
+
+impl EventSink for Forward {
+    fn emit(&self, event: Event) {
+        if let Ok(tx) = self.0.lock() {
+            let _ = tx.send(Msg::Event(event));
+        }
+    }
+}
+
+pub struct Live {
+    pub rx: Receiver<Msg>,
+    pub cancel: Arc<AtomicBool>,
+    pub control: Arc<Control>,
+    /// Where the report, plots, adapters and `events.jsonl` go.
+    pub out: PathBuf,
+    pub status: String,
+    pub device: String,
+    pub done: bool,
+}
+
+impl Live {
+    /// Starts training `setup` (settings are copied: later edits do not affect this run).
+    pub fn start(setup: &Setup, control: Arc<Control>) -> Self {
+        let (tx, rx) = channel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let out = crate::assets::cache_root().join(format!("sessions/{stamp}"));
+        let (setup, stop, dir, ctl) = (setup.clone(), cancel.clone(), out.clone(), control.clone());
+        std::thread::spawn(move || {
+            let result = train(&setup, &tx, stop, ctl, &dir);
+            let _ = tx.send(match result {
+                Ok(()) => Msg::Done(dir),
+                Err(e) => Msg::Failed(e),
+            });
+        });
+        Self {
+            rx,
+            cancel,
+            control,
+            out,
+            status: "loading…".into(),
+            device: "…".into(),
+            done: false,
+        }
+    }
+
+    pub fn stop(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+fn train(
+    setup: &Setup,
+    tx: &Sender<Msg>,
+    cancel: Arc<AtomicBool>,
+    control: Arc<Control>,
+    out: &std::path::Path,
+) -> Result<(), String> {
+    let assets = crate::assets::materialize().map_err(|e| e.to_string())?;
+    let mut spec = setup.to_spec(&assets)?;
+    spec.train.snapshot_every = 5;
+    spec.train.eval_every = 10;
+    let dev = crate::device::select(setup.device).map_err(|e| e.to_string())?;
+    let _ = tx.send(Msg::Device(dev.description.clone()));
+    let exp = Experiment::load(spec, &dev.device.clone().autodiff()).map_err(|e| e.to_string())?;
+    let recording = Mutex::new(Vec::<String>::new());
+    let sink = Recorder {
+        inner: Forward(Mutex::new(tx.clone())),
+        lines: &recording,
+    };
+    let saved = Mutex::new(tx.clone());
+    let report = exp
+        .run_side_by_side(&dev.description, &sink, cancel, control, |cfg, outcome| {
+            let name = format!("{}-seed{}.safetensors", label(cfg.method, cfg.rank), cfg.seed);
+            let heads: Vec<_> = exp
+                .tasks
+                .iter()
+                .zip(&outcome.heads)
+                .map(|(t, h)| (t.name.clone(), h.clone()))
+                .collect();
+            let bytes = store::save(
+                &out.join("adapters").join(&name),
+                &outcome.model,
+                cfg,
+                exp.base.weights_hash(),
+                &heads,
+            )? as u64;
+            let run = exp
+                .spec
+                .adapter_configs()
+                .iter()
+                .position(|c| c == cfg)
+                .unwrap_or(0);
+            if let Ok(tx) = saved.lock() {
+                let _ = tx.send(Msg::Saved(run, bytes));
+            }
+            Ok(Some(bytes))
+        })
+        .map_err(|e| e.to_string())?;
+    report.write(out).map_err(|e| e.to_string())?;
+    crate::plots::write_all(&report, out).map_err(|e| e.to_string())?;
+    let lines = recording.into_inner().unwrap_or_default();
+    crate::fsutil::write_atomic(&out.join("events.jsonl"), (lines.join("\n") + "\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Forwards events and keeps them as JSON lines, so a live session can be replayed later.
+struct Recorder<'a> {
+    inner: Forward,
+    lines: &'a Mutex<Vec<String>>,
+}
+
+impl EventSink for Recorder<'_> {
+    fn emit(&self, event: Event) {
+        if let (Ok(mut l), Ok(json)) = (self.lines.lock(), serde_json::to_string(&event)) {
+            l.push(json);
+        }
+        self.inner.emit(event);
+    }
+}

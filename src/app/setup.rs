@@ -1,0 +1,383 @@
+//! Panel: what to train — model, task sequence, methods side by side, rank, α, learning rate,
+//! epochs, seed, target modules, device. Saved between launches (eframe storage).
+
+use crate::adapters::Method;
+use crate::device::DeviceChoice;
+use crate::experiment::{ExperimentSpec, TaskFormat, TaskSpec};
+use crate::model::lm::{self, Family};
+use crate::train::Schedule;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const WHAT: &str = "Choose a model and a sequence of tasks, then train LoRA and CURLoRA side by side \
+     from the same seed. Settings are remembered.";
+
+/// A dataset file added as a task (CSV, TSV or JSONL with a text and a label column).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomTask {
+    pub name: String,
+    pub train: PathBuf,
+    /// Evaluation file; `None` evaluates on the training file (shown as such).
+    pub eval: Option<PathBuf>,
+    pub text_column: String,
+    pub label_column: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Setup {
+    /// `None`: the embedded model. Otherwise an HF folder or a `.gguf` file.
+    pub model: Option<PathBuf>,
+    /// Empty: the embedded three tasks.
+    pub tasks: Vec<CustomTask>,
+    pub lora: bool,
+    pub curlora: bool,
+    pub full: bool,
+    pub rank: usize,
+    pub alpha: f64,
+    pub lr: f64,
+    pub epochs: usize,
+    pub seed: u64,
+    pub targets: Vec<String>,
+    pub device: DeviceChoice,
+    /// Hide the advanced controls (for a class).
+    pub classroom: bool,
+    /// Use only the first N rows of each task's splits (a quick look).
+    pub max_rows: Option<usize>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            model: None,
+            tasks: Vec::new(),
+            lora: true,
+            curlora: true,
+            full: false,
+            rank: 8,
+            alpha: 1.0,
+            lr: 6e-3,
+            epochs: 2,
+            seed: 1,
+            targets: vec!["attn.c_attn".into(), "mlp.c_fc".into()],
+            device: DeviceChoice::Cpu,
+            classroom: false,
+            max_rows: None,
+        }
+    }
+}
+
+impl Setup {
+    pub fn methods(&self) -> Vec<Method> {
+        let mut m = Vec::new();
+        if self.lora {
+            m.push(Method::Lora);
+        }
+        if self.curlora {
+            m.push(Method::CurLora);
+        }
+        if self.full {
+            m.push(Method::Full);
+        }
+        m
+    }
+
+    /// The model's family (for its target names); the embedded model is a GPT-2.
+    pub fn family(&self) -> Result<Family, String> {
+        match &self.model {
+            None => Ok(Family::Gpt2),
+            Some(p) if p.extension().and_then(|e| e.to_str()) == Some("gguf") => Ok(Family::Llama),
+            Some(p) => lm::family(p).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The experiment these settings describe, on the embedded assets unpacked in `assets`.
+    pub fn to_spec(&self, assets: &Path) -> Result<ExperimentSpec, String> {
+        let mut spec = crate::assets::default_experiment(assets);
+        if let Some(m) = &self.model {
+            spec.model = Some(m.clone());
+            spec.preset = Some("custom".into());
+        }
+        spec.methods = self.methods();
+        if spec.methods.is_empty() {
+            return Err("pick at least one method".into());
+        }
+        if self.rank == 0 {
+            return Err("the rank must be ≥ 1".into());
+        }
+        if self.targets.is_empty() {
+            return Err("pick at least one target module".into());
+        }
+        spec.ranks = vec![self.rank];
+        spec.alpha = self.alpha;
+        spec.train.lr = self.lr;
+        spec.seeds = vec![self.seed];
+        spec.targets = self.targets.clone();
+        if !self.tasks.is_empty() {
+            spec.preset = Some("custom".into());
+            spec.tasks = self.tasks.iter().map(task_spec).collect();
+        }
+        for t in &mut spec.tasks {
+            t.epochs = self.epochs.max(1);
+            if let Some(n) = self.max_rows {
+                t.train_rows = Some(n);
+                t.eval_rows = Some(n);
+            }
+        }
+        Ok(spec)
+    }
+}
+
+fn task_spec(t: &CustomTask) -> TaskSpec {
+    let format = match t.train.extension().and_then(|e| e.to_str()) {
+        Some("tsv") => TaskFormat::Tsv,
+        Some("jsonl") => TaskFormat::Jsonl,
+        _ => TaskFormat::Csv,
+    };
+    TaskSpec {
+        name: t.name.clone(),
+        format,
+        train: t.train.clone(),
+        eval: t.eval.clone().unwrap_or_else(|| t.train.clone()),
+        train_rows: None,
+        eval_rows: None,
+        epochs: 2,
+        schedule: Schedule::WarmupCosine {
+            warmup_fraction: 0.1,
+        },
+        sentiment140_labels: None,
+        text_column: Some(t.text_column.clone()),
+        text_b_column: None,
+        label_column: Some(t.label_column.clone()),
+    }
+}
+
+/// What the panel asks the app to do.
+pub enum Action {
+    None,
+    Train,
+}
+
+/// Draws the panel. `busy` disables "train" while a run is going.
+pub fn show(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
+    let mut action = Action::None;
+    ui.label(WHAT);
+    ui.add_space(4.0);
+    egui::Grid::new("setup").num_columns(2).show(ui, |ui| {
+        ui.label("model");
+        ui.vertical(|ui| {
+            let name = match &s.model {
+                None => "embedded tiny GPT-2 (1.3M parameters)".to_string(),
+                Some(p) => p.display().to_string(),
+            };
+            ui.label(name);
+            ui.horizontal(|ui| {
+                if ui.button("embedded").clicked() {
+                    s.model = None;
+                    s.targets = vec!["attn.c_attn".into(), "mlp.c_fc".into()];
+                }
+                if ui.button("open HF folder…").clicked()
+                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
+                {
+                    s.model = Some(dir);
+                    s.targets = default_targets(s);
+                }
+                if ui.button("open .gguf…").clicked()
+                    && let Some(f) = rfd::FileDialog::new()
+                        .add_filter("GGUF", &["gguf"])
+                        .pick_file()
+                {
+                    s.model = Some(f);
+                    s.targets = default_targets(s);
+                }
+            });
+        });
+        ui.end_row();
+
+        ui.label("tasks");
+        ui.vertical(|ui| {
+            if s.tasks.is_empty() {
+                ui.label("embedded: movies → style → tweets");
+            }
+            let mut remove = None;
+            for (i, t) in s.tasks.iter_mut().enumerate() {
+                ui.horizontal(|ui| {
+                    ui.add(egui::TextEdit::singleline(&mut t.name).desired_width(80.0));
+                    ui.label(
+                        t.train
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    );
+                    ui.label("text");
+                    ui.add(egui::TextEdit::singleline(&mut t.text_column).desired_width(60.0));
+                    ui.label("label");
+                    ui.add(egui::TextEdit::singleline(&mut t.label_column).desired_width(60.0));
+                    if t.eval.is_none() {
+                        ui.weak("(evaluated on its training file)");
+                    }
+                    if ui.small_button("remove").on_hover_text("remove").clicked() {
+                        remove = Some(i);
+                    }
+                });
+            }
+            if let Some(i) = remove {
+                s.tasks.remove(i);
+            }
+            ui.horizontal(|ui| {
+                if ui.button("add dataset file…").clicked()
+                    && let Some(f) = rfd::FileDialog::new()
+                        .add_filter("table", &["csv", "tsv", "jsonl"])
+                        .pick_file()
+                {
+                    let name = f
+                        .file_stem()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| format!("task{}", s.tasks.len() + 1));
+                    s.tasks.push(CustomTask {
+                        name,
+                        train: f,
+                        eval: None,
+                        text_column: "text".into(),
+                        label_column: "label".into(),
+                    });
+                }
+                if !s.tasks.is_empty() && ui.button("embedded tasks").clicked() {
+                    s.tasks.clear();
+                }
+            });
+        });
+        ui.end_row();
+
+        ui.label("methods");
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut s.lora, "LoRA");
+            ui.checkbox(&mut s.curlora, "CURLoRA");
+            ui.checkbox(&mut s.full, "full fine-tune");
+        });
+        ui.end_row();
+
+    });
+    ui.add(egui::Slider::new(&mut s.rank, 1..=64).text("rank r"));
+    ui.add(egui::Slider::new(&mut s.alpha, 0.0..=8.0).text("α (adapter scale)"));
+    ui.add(
+        egui::Slider::new(&mut s.lr, 1e-5..=5e-2)
+            .logarithmic(true)
+            .text("learning rate"),
+    );
+    ui.add(egui::Slider::new(&mut s.epochs, 1..=10).text("epochs per task"));
+    ui.horizontal(|ui| {
+        let l = ui.label("seed");
+        ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(l.id);
+    });
+    egui::Grid::new("setup-advanced").num_columns(2).show(ui, |ui| {
+        if !s.classroom {
+            ui.label("targets");
+            ui.vertical(|ui| {
+                for t in target_names(s).iter() {
+                    let mut on = s.targets.iter().any(|x| x == t);
+                    if ui.checkbox(&mut on, *t).changed() {
+                        if on {
+                            s.targets.push(t.to_string());
+                        } else {
+                            s.targets.retain(|x| x != t);
+                        }
+                    }
+                }
+            });
+            ui.end_row();
+            ui.label("rows per task");
+            ui.horizontal(|ui| {
+                let mut limit = s.max_rows.is_some();
+                let l = ui.checkbox(&mut limit, "first");
+                let mut n = s.max_rows.unwrap_or(200);
+                ui.add_enabled(limit, egui::DragValue::new(&mut n).range(8..=100_000))
+                    .labelled_by(l.id);
+                s.max_rows = limit.then_some(n);
+            });
+            ui.end_row();
+            ui.label("device");
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut s.device, DeviceChoice::Auto, "auto");
+                ui.selectable_value(&mut s.device, DeviceChoice::Gpu, "GPU (wgpu)");
+                ui.selectable_value(&mut s.device, DeviceChoice::Cpu, "CPU");
+            });
+            ui.end_row();
+        }
+    });
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        let ok = !s.methods().is_empty() && !s.targets.is_empty();
+        if ui
+            .add_enabled(ok && !busy, egui::Button::new("Train"))
+            .clicked()
+        {
+            action = Action::Train;
+        }
+        if ui.button("defaults").clicked() {
+            let classroom = s.classroom;
+            *s = Setup::default();
+            s.classroom = classroom;
+        }
+        ui.checkbox(&mut s.classroom, "classroom mode");
+    });
+    action
+}
+
+fn target_names(s: &Setup) -> &'static [&'static str] {
+    match s.family() {
+        Ok(Family::Llama) => &crate::model::llama::TARGET_MODULES,
+        _ => &crate::model::gpt2::TARGET_MODULES,
+    }
+}
+
+fn default_targets(s: &Setup) -> Vec<String> {
+    match s.family() {
+        Ok(Family::Llama) => vec!["q_proj".into(), "v_proj".into()],
+        _ => vec!["attn.c_attn".into()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_become_the_experiment() {
+        let dir = PathBuf::from("/assets");
+        let s = Setup {
+            rank: 4,
+            alpha: 2.0,
+            lr: 1e-3,
+            epochs: 3,
+            seed: 9,
+            full: true,
+            ..Setup::default()
+        };
+        let spec = s.to_spec(&dir).unwrap();
+        assert_eq!(spec.methods, vec![Method::Lora, Method::CurLora, Method::Full]);
+        assert_eq!((spec.ranks[0], spec.alpha, spec.train.lr), (4, 2.0, 1e-3));
+        assert_eq!(spec.seeds, vec![9]);
+        assert!(spec.tasks.iter().all(|t| t.epochs == 3));
+        let none = Setup {
+            lora: false,
+            curlora: false,
+            ..Setup::default()
+        };
+        assert!(none.to_spec(&dir).is_err());
+    }
+
+    #[test]
+    fn settings_round_trip_through_storage_format() {
+        let s = Setup {
+            model: Some("/m".into()),
+            ..Setup::default()
+        };
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Setup>(&text).unwrap(), s);
+        // Older saved settings with missing fields still load.
+        let old: Setup = serde_json::from_str(r#"{"rank": 3}"#).unwrap();
+        assert_eq!(old.rank, 3);
+        assert!(old.curlora);
+    }
+}

@@ -1,0 +1,180 @@
+//! The desktop app driven headless with egui_kittest, rendered through wgpu (lavapipe in CI):
+//! a snapshot of every view on the bundled recording with a fixed clock, and a short live
+//! training on the embedded default that checks the accuracy view shows the engine's numbers
+//! and that pause really stops the optimizer.
+//!
+//! Snapshots live in `tests/snapshots/`; after an intended change to a view, regenerate them
+//! with `UPDATE_SNAPSHOTS=1 cargo test --release --test app_ui` and look at the PNGs.
+
+use curlora::app::setup::Setup;
+use curlora::app::state::parse_recording;
+use curlora::app::{Clock, CurloraApp, Source, Tab};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::time::{Duration, Instant};
+
+fn gpu_available() -> bool {
+    let ok = !curlora::device::list_adapters().is_empty();
+    if !ok {
+        assert!(
+            std::env::var("CURLORA_REQUIRE_GPU").as_deref() != Ok("1"),
+            "CURLORA_REQUIRE_GPU=1 but wgpu sees no adapter to render the app with"
+        );
+        eprintln!("SKIPPED: no wgpu adapter to render with");
+    }
+    ok
+}
+
+/// The app with the whole bundled recording applied, paused, on a fixed clock.
+fn replayed_app(tab: Tab) -> CurloraApp {
+    let mut app = CurloraApp::new(Setup::default(), Clock::Fixed(0.0));
+    let events = parse_recording(curlora::app::state::RECORDED_RUN).unwrap();
+    let n = events.len();
+    app.replay("the recorded default run".into(), events);
+    app.knobs.replay_speed = n;
+    app.pump();
+    app.playing = false;
+    app.tab = tab;
+    app.show_setup = tab == Tab::Accuracy;
+    app
+}
+
+fn harness(app: CurloraApp) -> Harness<'static, CurloraApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1360.0, 900.0))
+        .with_context_setup(curlora::app::install_fonts)
+        .wgpu()
+        .build_ui_state(|ui, app: &mut CurloraApp| app.frame(ui), app)
+}
+
+#[test]
+fn every_view_matches_its_snapshot() {
+    if !gpu_available() {
+        return;
+    }
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (tab, name) in [
+        (Tab::Accuracy, "accuracy"),
+        (Tab::Perplexity, "perplexity"),
+        (Tab::Adapters, "adapters"),
+        (Tab::Selection, "selection"),
+        (Tab::Metrics, "metrics"),
+    ] {
+        let mut h = harness(replayed_app(tab));
+        h.run_steps(3);
+        results.add(h.try_snapshot(name));
+        results.extend_harness(&mut h);
+    }
+    results.unwrap();
+}
+
+#[test]
+fn accuracy_view_shows_the_recorded_numbers() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1360.0, 900.0))
+        .with_context_setup(curlora::app::install_fonts)
+        .build_ui_state(
+            |ui, app: &mut CurloraApp| app.frame(ui),
+            replayed_app(Tab::Accuracy),
+        );
+    h.run_steps(2);
+    let runs = h.state().session.runs.clone();
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        for i in 0..3 {
+            for j in 0..=i {
+                let a = run.accuracy.get(i, j).unwrap();
+                assert!(
+                    !h.query_all_by_label(&format!("{a:.3}")).collect::<Vec<_>>().is_empty(),
+                    "{}: R[{i}][{j}] = {a:.3} not shown",
+                    run.label()
+                );
+            }
+        }
+    }
+}
+
+/// Frames until `done` holds or `limit` passes (the engine trains on its own thread).
+fn run_until(h: &mut Harness<'_, CurloraApp>, limit: Duration, done: impl Fn(&CurloraApp) -> bool) {
+    let t0 = Instant::now();
+    while !done(h.state()) {
+        assert!(t0.elapsed() < limit, "timed out after {limit:?}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn steps(app: &CurloraApp) -> Vec<usize> {
+    app.session.runs.iter().map(|r| r.steps).collect()
+}
+
+#[test]
+fn live_training_reports_the_engines_numbers_and_pause_stops_steps() {
+    let setup = Setup {
+        max_rows: Some(48),
+        epochs: 1,
+        rank: 4,
+        ..Setup::default()
+    };
+    let mut app = CurloraApp::new(setup, Clock::Fixed(0.0));
+    app.start_live();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1360.0, 900.0))
+        .with_context_setup(curlora::app::install_fonts)
+        .build_ui_state(|ui, app: &mut CurloraApp| app.frame(ui), app);
+    // Both methods train side by side; wait until each has taken a few steps.
+    run_until(&mut h, Duration::from_secs(300), |a| {
+        a.session.runs.len() == 2 && steps(a).iter().all(|s| *s >= 2)
+    });
+    h.get_by_label("Pause").click();
+    h.step();
+    assert!(!h.state().playing);
+    // A step already under way may finish; after that, nothing moves.
+    std::thread::sleep(Duration::from_millis(1500));
+    h.step();
+    let paused_at = steps(h.state());
+    std::thread::sleep(Duration::from_millis(2000));
+    h.step();
+    assert_eq!(steps(h.state()), paused_at, "steps were taken while paused");
+    // One batch: exactly one more step for every method.
+    h.get_by_label("One batch").click();
+    run_until(&mut h, Duration::from_secs(60), |a| {
+        steps(a).iter().zip(&paused_at).all(|(s, p)| *s == p + 1)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    h.step();
+    let one_more: Vec<usize> = paused_at.iter().map(|p| p + 1).collect();
+    assert_eq!(steps(h.state()), one_more, "one batch means one step");
+    h.get_by_label("Play").click();
+    let out = match &h.state().source {
+        Source::Live(l) => l.out.clone(),
+        _ => unreachable!(),
+    };
+    run_until(&mut h, Duration::from_secs(600), |a| {
+        matches!(&a.source, Source::Live(l) if l.done)
+    });
+    h.step();
+    // The engine's own numbers, as written to report.json, are what the view shows.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let app = h.state();
+    assert_eq!(app.session.runs.len(), 2);
+    for (k, run) in report["runs"].as_array().unwrap().iter().enumerate() {
+        let matrix = run["accuracy_matrix"].as_array().unwrap();
+        let view = &app.session.runs[k];
+        for (i, row) in matrix.iter().enumerate() {
+            for (j, a) in row.as_array().unwrap().iter().enumerate().take(i + 1) {
+                let a = a.as_f64().unwrap();
+                assert_eq!(view.accuracy.get(i, j), Some(a), "run {k} R[{i}][{j}]");
+                let shown = format!("{a:.3}");
+                assert!(
+                    !h.query_all_by_label(&shown).collect::<Vec<_>>().is_empty(),
+                    "run {k}: {shown} not on screen"
+                );
+            }
+        }
+    }
+    for f in ["report.md", "report.csv", "events.jsonl"] {
+        assert!(out.join(f).exists(), "{f} missing from the session folder");
+    }
+}
