@@ -20,6 +20,7 @@ fn main() {
         Some(Command::Pretrain(a)) => cli::pretrain::run(a, cli.device),
         Some(Command::Bench(a)) => cli::bench::run(a, cli.device),
         Some(Command::ImportGguf(a)) => cli::import_gguf::run(a),
+        Some(Command::App(a)) => cli::app::run(a),
         // The app on the embedded default: replays the recorded run at once and trains live
         // on request. Without a display, the same experiment runs in the terminal.
         None => match curlora::app::run() {

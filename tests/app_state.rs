@@ -49,3 +49,24 @@ fn a_broken_recording_names_its_line() {
         parse_recording("{\"event\":\"task_end\",\"run\":0,\"task\":0}\nnot json\n").unwrap_err();
     assert!(err.starts_with("line 2:"), "{err}");
 }
+
+/// Runs train side by side on separate threads, so run 1 may start before run 0.
+#[test]
+fn runs_starting_out_of_order_keep_their_own_identity() {
+    use curlora::adapters::Method;
+    let start = |run, method| Event::RunStart {
+        run,
+        method,
+        rank: 8,
+        alpha: 1.0,
+        seed: 1,
+        trainable_params: 0,
+        device: "cpu".into(),
+        tasks: vec!["a".into()],
+    };
+    let mut s = Session::default();
+    s.apply(&start(1, Method::CurLora));
+    s.apply(&start(0, Method::Lora));
+    assert_eq!(s.runs[0].label(), "lora-8");
+    assert_eq!(s.runs[1].label(), "curlora-8");
+}

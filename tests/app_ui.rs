@@ -85,7 +85,9 @@ fn accuracy_view_shows_the_recorded_numbers() {
             for j in 0..=i {
                 let a = run.accuracy.get(i, j).unwrap();
                 assert!(
-                    !h.query_all_by_label(&format!("{a:.3}")).collect::<Vec<_>>().is_empty(),
+                    !h.query_all_by_label(&format!("{a:.3}"))
+                        .collect::<Vec<_>>()
+                        .is_empty(),
                     "{}: R[{i}][{j}] = {a:.3} not shown",
                     run.label()
                 );
@@ -150,9 +152,11 @@ fn live_training_reports_the_engines_numbers_and_pause_stops_steps() {
         Source::Live(l) => l.out.clone(),
         _ => unreachable!(),
     };
-    run_until(&mut h, Duration::from_secs(600), |a| {
-        matches!(&a.source, Source::Live(l) if l.done)
-    });
+    run_until(
+        &mut h,
+        Duration::from_secs(600),
+        |a| matches!(&a.source, Source::Live(l) if l.done),
+    );
     h.step();
     // The engine's own numbers, as written to report.json, are what the view shows.
     let report: serde_json::Value =

@@ -49,7 +49,9 @@ pub fn show(ui: &mut egui::Ui, session: &Session, view: &mut ViewState) {
                 .iter()
                 .map(|(s, v)| [*s as f64, f64::from(*v)])
                 .collect();
-            ui.label(format!("history of U[{i},{j}] in {module} (optimizer step → value)"));
+            ui.label(format!(
+                "history of U[{i},{j}] in {module} (optimizer step → value)"
+            ));
             Plot::new(format!("cell-{ri}"))
                 .height(120.0)
                 .show(ui, |plot| {
@@ -81,11 +83,24 @@ fn legend(ui: &mut egui::Ui, scale: f64) {
         (bar.center().x, Align2::CENTER_TOP, "0".into()),
         (bar.max.x, Align2::RIGHT_TOP, format!("+{scale:.3}")),
     ] {
-        p.text(egui::pos2(x, bar.max.y + 1.0), align, text, font.clone(), color);
+        p.text(
+            egui::pos2(x, bar.max.y + 1.0),
+            align,
+            text,
+            font.clone(),
+            color,
+        );
     }
 }
 
-fn heatmap(ui: &mut egui::Ui, run: usize, module: &str, u: &[f32], scale: f64, view: &mut ViewState) {
+fn heatmap(
+    ui: &mut egui::Ui,
+    run: usize,
+    module: &str,
+    u: &[f32],
+    scale: f64,
+    view: &mut ViewState,
+) {
     let r = (u.len() as f64).sqrt() as usize;
     if r == 0 {
         return;

@@ -101,7 +101,11 @@ fn train(
     let saved = Mutex::new(tx.clone());
     let report = exp
         .run_side_by_side(&dev.description, &sink, cancel, control, |cfg, outcome| {
-            let name = format!("{}-seed{}.safetensors", label(cfg.method, cfg.rank), cfg.seed);
+            let name = format!(
+                "{}-seed{}.safetensors",
+                label(cfg.method, cfg.rank),
+                cfg.seed
+            );
             let heads: Vec<_> = exp
                 .tasks
                 .iter()
@@ -130,8 +134,11 @@ fn train(
     report.write(out).map_err(|e| e.to_string())?;
     crate::plots::write_all(&report, out).map_err(|e| e.to_string())?;
     let lines = recording.into_inner().unwrap_or_default();
-    crate::fsutil::write_atomic(&out.join("events.jsonl"), (lines.join("\n") + "\n").as_bytes())
-        .map_err(|e| e.to_string())?;
+    crate::fsutil::write_atomic(
+        &out.join("events.jsonl"),
+        (lines.join("\n") + "\n").as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -41,8 +41,16 @@ const SPS: &str = "optimizer steps per second, measured live (not in a replay)";
 
 /// The headline numbers of one run, large.
 fn card(ui: &mut egui::Ui, run: &RunView) {
-    egui::Frame::group(ui.style()).inner_margin(10.0).show(ui, |ui| {
-        ui.set_min_width(300.0);
+    egui::Frame::group(ui.style())
+        .inner_margin(10.0)
+        .show(ui, |ui| {
+            ui.vertical(|ui| card_body(ui, run));
+        });
+}
+
+fn card_body(ui: &mut egui::Ui, run: &RunView) {
+    {
+        ui.set_width(360.0);
         ui.heading(format!("{} · seed {}", run.label(), run.seed));
         let m = run.metrics;
         let big = |ui: &mut egui::Ui, name: &str, value: String, tip: &str| {
@@ -55,7 +63,12 @@ fn card(ui: &mut egui::Ui, run: &RunView) {
         ui.horizontal(|ui| {
             big(ui, "ACC", opt(m.and_then(|m| m.acc), false), ACC);
             big(ui, "BWT", opt(m.and_then(|m| m.bwt), true), BWT);
-            big(ui, "forgetting", opt(m.and_then(|m| m.forgetting), true), FGT);
+            big(
+                ui,
+                "forgetting",
+                opt(m.and_then(|m| m.forgetting), true),
+                FGT,
+            );
         });
         ui.horizontal(|ui| {
             let ppl = match (run.perplexity.first(), run.perplexity.last()) {
@@ -66,14 +79,19 @@ fn card(ui: &mut egui::Ui, run: &RunView) {
         });
         ui.horizontal(|ui| {
             big(ui, "trainable", thousands(run.trainable_params), TRAIN);
-            big(ui, "adapter bytes", thousands(run.trainable_params * 4), BYTES);
+            big(
+                ui,
+                "adapter bytes",
+                thousands(run.trainable_params * 4),
+                BYTES,
+            );
             let sps = run
                 .steps_per_second()
                 .map(|s| format!("{s:.1}"))
                 .unwrap_or_else(|| "—".into());
             big(ui, "steps/s", sps, SPS);
         });
-    });
+    }
 }
 
 fn opt(v: Option<f64>, signed: bool) -> String {

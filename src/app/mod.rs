@@ -120,6 +120,9 @@ pub struct CurloraApp {
     pub status: Arc<Mutex<Option<String>>>,
     /// Where settings are saved (`None`: not saved, e.g. in tests).
     pub settings_path: Option<PathBuf>,
+    /// Print frame times to stderr every 5 s (`curlora app --frame-stats`).
+    pub log_frames: bool,
+    last_log: f64,
 }
 
 impl CurloraApp {
@@ -148,6 +151,8 @@ impl CurloraApp {
             frames: FrameStats::default(),
             status: Arc::new(Mutex::new(None)),
             settings_path: None,
+            log_frames: false,
+            last_log: 0.0,
         }
     }
 
@@ -311,8 +316,13 @@ impl CurloraApp {
             ui.label(line);
         });
         let live = matches!(self.source, Source::Live(_));
-        let (cmd, changes) =
-            transport::show(ui, self.playing, live, &mut self.knobs, self.setup.classroom);
+        let (cmd, changes) = transport::show(
+            ui,
+            self.playing,
+            live,
+            &mut self.knobs,
+            self.setup.classroom,
+        );
         if let Some(c) = cmd {
             self.command(c);
         }
@@ -358,7 +368,10 @@ impl CurloraApp {
         };
         let enabled = session_dir.is_some();
         for (label, adapters_only) in [
-            ("report (JSON, CSV, Markdown, PNG plots) and adapters…", false),
+            (
+                "report (JSON, CSV, Markdown, PNG plots) and adapters…",
+                false,
+            ),
             ("adapters only…", true),
         ] {
             if ui
@@ -413,7 +426,37 @@ impl CurloraApp {
         });
         if matches!(self.clock, Clock::Real(_)) {
             self.frames.record(start, wall.elapsed().as_secs_f64());
-            ui.ctx().request_repaint();
+            // Repaint only as often as there is something new to show: every frame while a
+            // replay plays, ~30 times a second while training (so drawing leaves the CPU to
+            // the training threads), otherwise on input only.
+            match &self.source {
+                Source::Replay { .. } if self.playing => ui.ctx().request_repaint(),
+                Source::Live(l) if !l.done => ui
+                    .ctx()
+                    .request_repaint_after(std::time::Duration::from_millis(33)),
+                _ => {}
+            }
+            if self.log_frames && start - self.last_log >= 5.0 {
+                self.last_log = start;
+                self.log_frame_stats(start);
+            }
+        }
+    }
+
+    fn log_frame_stats(&self, t: f64) {
+        let steps: Vec<String> = self
+            .session
+            .runs
+            .iter()
+            .map(|r| format!("{} {} steps", r.label(), r.steps))
+            .collect();
+        if let Some((mean, worst, interval)) = self.frames.summary() {
+            eprintln!(
+                "[{t:7.1} s] frame build {mean:.2} ms (worst {worst:.2}), interval {interval:.2} ms \
+                 ({:.0} fps); {}",
+                1e3 / interval.max(1e-9),
+                steps.join(", ")
+            );
         }
     }
 
@@ -472,9 +515,23 @@ pub fn settings_path() -> PathBuf {
         .join("curlora/app.json")
 }
 
+/// How the window opens.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Launch {
+    /// Start training with the saved setup at once.
+    pub train: bool,
+    /// Print frame times to stderr every 5 s.
+    pub frame_stats: bool,
+}
+
+/// Opens the app window on the recording.
+pub fn run() -> Result<(), String> {
+    run_with(Launch::default())
+}
+
 /// Opens the app window. With a hardware GPU (or `device = gpu` in the saved setup) burn
 /// creates the wgpu device first and eframe draws on the same one.
-pub fn run() -> Result<(), String> {
+pub fn run_with(launch: Launch) -> Result<(), String> {
     let path = settings_path();
     let setup: Setup = std::fs::read(&path)
         .ok()
@@ -493,14 +550,13 @@ pub fn run() -> Result<(), String> {
     if share {
         match crate::device::gpu_shared() {
             Ok((d, s)) => {
-                options.wgpu_options.wgpu_setup = eframe::egui_wgpu::WgpuSetup::Existing(
-                    eframe::egui_wgpu::WgpuSetupExisting {
+                options.wgpu_options.wgpu_setup =
+                    eframe::egui_wgpu::WgpuSetup::Existing(eframe::egui_wgpu::WgpuSetupExisting {
                         instance: s.instance,
                         adapter: s.adapter,
                         device: s.device,
                         queue: s.queue,
-                    },
-                );
+                    });
                 devices = format!("drawing and training on one device: {}", d.description);
             }
             Err(e) => devices = format!("no shared GPU ({e}); training on the CPU"),
@@ -514,6 +570,10 @@ pub fn run() -> Result<(), String> {
             let mut app = CurloraApp::new(setup, Clock::Real(Instant::now()));
             app.devices = devices;
             app.settings_path = Some(path);
+            app.log_frames = launch.frame_stats;
+            if launch.train {
+                app.start_live();
+            }
             Ok(Box::new(app))
         }),
     )

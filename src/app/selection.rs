@@ -72,8 +72,24 @@ fn module_view(ui: &mut egui::Ui, run: &RunView, module: &str, sel: &CurSelectio
             ui.weak("(no picture of W in this recording)");
         }
         ui.vertical(|ui| {
-            curve(ui, &format!("{module}-cols"), "columns", &sel.col_energy, &sel.col_probs, &cols, sel.config.epsilon);
-            curve(ui, &format!("{module}-rows"), "rows", &sel.row_energy, &sel.row_probs, &rows, sel.config.epsilon);
+            curve(
+                ui,
+                &format!("{module}-cols"),
+                "columns",
+                &sel.col_energy,
+                &sel.col_probs,
+                &cols,
+                sel.config.epsilon,
+            );
+            curve(
+                ui,
+                &format!("{module}-rows"),
+                "rows",
+                &sel.row_energy,
+                &sel.row_probs,
+                &rows,
+                sel.config.epsilon,
+            );
         });
     });
 }
@@ -91,7 +107,11 @@ fn curve(
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|a, b| probs[*b].total_cmp(&probs[*a]));
     let rank_of: BTreeMap<usize, usize> = order.iter().enumerate().map(|(k, i)| (*i, k)).collect();
-    let inverted: Vec<[f64; 2]> = order.iter().enumerate().map(|(k, i)| [k as f64, probs[*i]]).collect();
+    let inverted: Vec<[f64; 2]> = order
+        .iter()
+        .enumerate()
+        .map(|(k, i)| [k as f64, probs[*i]])
+        .collect();
     let total: f64 = energy.iter().sum();
     let standard: Vec<[f64; 2]> = order
         .iter()
@@ -136,7 +156,11 @@ fn curve(
                     .color(Color32::from_rgb(200, 30, 30)),
             );
             for (x, y, t) in labels {
-                plot.text(egui_plot::Text::new("dup", egui_plot::PlotPoint::new(x, y), t));
+                plot.text(egui_plot::Text::new(
+                    "dup",
+                    egui_plot::PlotPoint::new(x, y),
+                    t,
+                ));
             }
         });
 }
@@ -162,12 +186,18 @@ fn picture(ui: &mut egui::Ui, t: &Thumbnail, sel: &CurSelection) {
     let stroke = Stroke::new(1.5, PICKED.gamma_multiply(0.8));
     for c in &sel.cols {
         let x = rect.min.x + px.x * (c / t.block[1]) as f32 + px.x / 2.0;
-        p.line_segment([egui::pos2(x, rect.min.y), egui::pos2(x, rect.max.y)], stroke);
+        p.line_segment(
+            [egui::pos2(x, rect.min.y), egui::pos2(x, rect.max.y)],
+            stroke,
+        );
     }
     let stroke = Stroke::new(1.5, Color32::from_rgb(30, 120, 220).gamma_multiply(0.8));
     for r in &sel.rows {
         let y = rect.min.y + px.y * (r / t.block[0]) as f32 + px.y / 2.0;
-        p.line_segment([egui::pos2(rect.min.x, y), egui::pos2(rect.max.x, y)], stroke);
+        p.line_segment(
+            [egui::pos2(rect.min.x, y), egui::pos2(rect.max.x, y)],
+            stroke,
+        );
     }
     resp.on_hover_text(format!(
         "|W| ({}×{} shown as {}×{} blocks; darker = larger). Orange: the columns in C; blue: \

@@ -256,7 +256,6 @@ pub fn show(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
             ui.checkbox(&mut s.full, "full fine-tune");
         });
         ui.end_row();
-
     });
     ui.add(egui::Slider::new(&mut s.rank, 1..=64).text("rank r"));
     ui.add(egui::Slider::new(&mut s.alpha, 0.0..=8.0).text("α (adapter scale)"));
@@ -270,41 +269,43 @@ pub fn show(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
         let l = ui.label("seed");
         ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(l.id);
     });
-    egui::Grid::new("setup-advanced").num_columns(2).show(ui, |ui| {
-        if !s.classroom {
-            ui.label("targets");
-            ui.vertical(|ui| {
-                for t in target_names(s).iter() {
-                    let mut on = s.targets.iter().any(|x| x == t);
-                    if ui.checkbox(&mut on, *t).changed() {
-                        if on {
-                            s.targets.push(t.to_string());
-                        } else {
-                            s.targets.retain(|x| x != t);
+    egui::Grid::new("setup-advanced")
+        .num_columns(2)
+        .show(ui, |ui| {
+            if !s.classroom {
+                ui.label("targets");
+                ui.vertical(|ui| {
+                    for t in target_names(s).iter() {
+                        let mut on = s.targets.iter().any(|x| x == t);
+                        if ui.checkbox(&mut on, *t).changed() {
+                            if on {
+                                s.targets.push(t.to_string());
+                            } else {
+                                s.targets.retain(|x| x != t);
+                            }
                         }
                     }
-                }
-            });
-            ui.end_row();
-            ui.label("rows per task");
-            ui.horizontal(|ui| {
-                let mut limit = s.max_rows.is_some();
-                let l = ui.checkbox(&mut limit, "first");
-                let mut n = s.max_rows.unwrap_or(200);
-                ui.add_enabled(limit, egui::DragValue::new(&mut n).range(8..=100_000))
-                    .labelled_by(l.id);
-                s.max_rows = limit.then_some(n);
-            });
-            ui.end_row();
-            ui.label("device");
-            ui.horizontal(|ui| {
-                ui.selectable_value(&mut s.device, DeviceChoice::Auto, "auto");
-                ui.selectable_value(&mut s.device, DeviceChoice::Gpu, "GPU (wgpu)");
-                ui.selectable_value(&mut s.device, DeviceChoice::Cpu, "CPU");
-            });
-            ui.end_row();
-        }
-    });
+                });
+                ui.end_row();
+                ui.label("rows per task");
+                ui.horizontal(|ui| {
+                    let mut limit = s.max_rows.is_some();
+                    let l = ui.checkbox(&mut limit, "first");
+                    let mut n = s.max_rows.unwrap_or(200);
+                    ui.add_enabled(limit, egui::DragValue::new(&mut n).range(8..=100_000))
+                        .labelled_by(l.id);
+                    s.max_rows = limit.then_some(n);
+                });
+                ui.end_row();
+                ui.label("device");
+                ui.horizontal(|ui| {
+                    ui.selectable_value(&mut s.device, DeviceChoice::Auto, "auto");
+                    ui.selectable_value(&mut s.device, DeviceChoice::Gpu, "GPU (wgpu)");
+                    ui.selectable_value(&mut s.device, DeviceChoice::Cpu, "CPU");
+                });
+                ui.end_row();
+            }
+        });
     ui.add_space(6.0);
     ui.horizontal(|ui| {
         let ok = !s.methods().is_empty() && !s.targets.is_empty();
@@ -355,7 +356,10 @@ mod tests {
             ..Setup::default()
         };
         let spec = s.to_spec(&dir).unwrap();
-        assert_eq!(spec.methods, vec![Method::Lora, Method::CurLora, Method::Full]);
+        assert_eq!(
+            spec.methods,
+            vec![Method::Lora, Method::CurLora, Method::Full]
+        );
         assert_eq!((spec.ranks[0], spec.alpha, spec.train.lr), (4, 2.0, 1e-3));
         assert_eq!(spec.seeds, vec![9]);
         assert!(spec.tasks.iter().all(|t| t.epochs == 3));

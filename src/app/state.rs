@@ -105,32 +105,35 @@ impl Session {
                 alpha,
                 device,
             } => {
+                // Runs train side by side, so their starts can arrive in any order.
+                let view = RunView {
+                    method: *method,
+                    rank: *rank,
+                    seed: *seed,
+                    trainable_params: *trainable_params,
+                    tasks: tasks.clone(),
+                    losses: Vec::new(),
+                    perplexity: Vec::new(),
+                    accuracy: AccuracyMatrix::new(tasks.len()),
+                    baselines: vec![f64::NAN; tasks.len()],
+                    curves: Vec::new(),
+                    task_starts: Vec::new(),
+                    u: BTreeMap::new(),
+                    selections: Vec::new(),
+                    thumbnails: BTreeMap::new(),
+                    metrics: None,
+                    steps: 0,
+                    error: None,
+                    controls: Vec::new(),
+                    step_clock: None,
+                    alpha: *alpha,
+                    adapter_file_bytes: None,
+                    device: device.clone(),
+                };
                 while self.runs.len() <= *run {
-                    self.runs.push(RunView {
-                        method: *method,
-                        rank: *rank,
-                        seed: *seed,
-                        trainable_params: *trainable_params,
-                        tasks: tasks.clone(),
-                        losses: Vec::new(),
-                        perplexity: Vec::new(),
-                        accuracy: AccuracyMatrix::new(tasks.len()),
-                        baselines: vec![f64::NAN; tasks.len()],
-                        curves: Vec::new(),
-                        task_starts: Vec::new(),
-                        u: BTreeMap::new(),
-                        selections: Vec::new(),
-                        thumbnails: BTreeMap::new(),
-                        metrics: None,
-                        steps: 0,
-                        error: None,
-                        controls: Vec::new(),
-                        step_clock: None,
-                        alpha: *alpha,
-                        adapter_file_bytes: None,
-                        device: device.clone(),
-                    });
+                    self.runs.push(view.clone());
                 }
+                self.runs[*run] = view;
             }
             other => {
                 let Some(run) = run_of(other).and_then(|r| self.runs.get_mut(r)) else {

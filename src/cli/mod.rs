@@ -1,5 +1,6 @@
 //! The `curlora` command line: thin consumers of the library.
 
+pub mod app;
 pub mod bench;
 pub mod eval;
 pub mod import_gguf;
@@ -30,6 +31,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Open the desktop app (what `curlora` without a command does when there is a display).
+    App(app::AppArgs),
     /// List the compute devices this machine offers and the one `auto` picks.
     Info(info::InfoArgs),
     /// Show CURLoRA's column/row probabilities and the indices it samples for one module.
