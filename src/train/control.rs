@@ -183,6 +183,9 @@ mod tests {
         c.step_once();
         assert!(c.wait_turn(&mut a, || false)); // running: syncs to the grant
         c.pause();
-        assert!(!c.wait_turn(&mut a, || true), "no step left over from before the pause");
+        assert!(
+            !c.wait_turn(&mut a, || true),
+            "no step left over from before the pause"
+        );
     }
 }

@@ -5,9 +5,9 @@
 use super::batch::{Batch, Encoded};
 use super::control::{Control, Cursor};
 use super::events::{Event, EventSink, Thumbnail};
-use crate::adapters::linear::{Layout, transpose};
 use super::head::{Head, Pooling, pool};
 use super::schedule::Schedule;
+use crate::adapters::linear::{Layout, transpose};
 use crate::adapters::{AdapterConfig, CurSelection, Method};
 use crate::error::{Error, Result};
 use crate::eval::PerplexityMode;

@@ -8,10 +8,10 @@ pub mod events;
 pub mod head;
 pub mod schedule;
 
+pub use control::Control;
 pub use engine::{
     RunContext, RunOutcome, RunStatus, TaskData, TaskModel, TrainConfig, run_sequence,
 };
-pub use control::Control;
 pub use events::{Event, EventSink, NoEvents};
 pub use head::{Head, Pooling};
 pub use schedule::Schedule;
