@@ -182,3 +182,42 @@ fn live_training_reports_the_engines_numbers_and_pause_stops_steps() {
         assert!(out.join(f).exists(), "{f} missing from the session folder");
     }
 }
+
+/// One wgpu device for drawing and compute: burn creates it, the renderer draws on it, and
+/// tensors computed on it before and after a frame are right.
+#[test]
+fn burn_and_the_renderer_share_one_device() {
+    use burn::tensor::{Tensor, TensorData};
+    if !gpu_available() {
+        return;
+    }
+    let (dev, s) = curlora::device::gpu_shared().unwrap();
+    let setup = eframe::egui_wgpu::WgpuSetup::Existing(eframe::egui_wgpu::WgpuSetupExisting {
+        instance: s.instance,
+        adapter: s.adapter,
+        device: s.device,
+        queue: s.queue,
+    });
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1360.0, 900.0))
+        .with_context_setup(curlora::app::install_fonts)
+        .wgpu_setup(setup)
+        .build_ui_state(
+            |ui, app: &mut CurloraApp| app.frame(ui),
+            replayed_app(Tab::Adapters),
+        );
+    let a = Tensor::<2>::from_data(TensorData::new(vec![1f32, 2., 3., 4.], [2, 2]), &dev.device);
+    let before = a.clone().matmul(a.clone());
+    h.run_steps(2);
+    let image = h.render().expect("rendered on the shared device");
+    assert_eq!(image.width(), 1360);
+    let after = a.clone().matmul(a);
+    for t in [before, after] {
+        let v = t
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap();
+        assert_eq!(v, vec![7., 10., 15., 22.]);
+    }
+}
