@@ -5,9 +5,10 @@
 //! * `frozen`: forward + backward through the frozen model (gradient reaches the position
 //!   embedding only) — the floor every method pays;
 //! * `lora`, `curlora` (factorized `((x·C)·U)·R`), `curlora-materialized` (the reference
-//!   code's way: `x·(C·U·R)`), `full`.
+//!   code's way: `x·(C·U·R)`), `curlora-kernel` (the WGSL op of [`crate::kernels`], meant for
+//!   wgpu; on Flex it is the same tensor ops as `curlora`), `full`.
 
-use crate::adapters::{AdapterConfig, Method, store};
+use crate::adapters::{AdapterConfig, CurPath, Method, store};
 use crate::error::Result;
 use crate::model::{Gpt2, Gpt2Config, LanguageModel};
 use burn::module::Module;
@@ -16,7 +17,24 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
 use std::time::Instant;
 
-pub const MODES: [&str; 5] = ["frozen", "lora", "curlora", "curlora-materialized", "full"];
+pub const MODES: [&str; 6] = [
+    "frozen",
+    "lora",
+    "curlora",
+    "curlora-materialized",
+    "curlora-kernel",
+    "full",
+];
+
+/// The CURLoRA evaluation path a mode names, if it is a CURLoRA mode.
+pub fn cur_path(mode: &str) -> Option<CurPath> {
+    match mode {
+        "curlora" => Some(CurPath::Factorized),
+        "curlora-materialized" => Some(CurPath::Materialized),
+        "curlora-kernel" => Some(CurPath::Kernel),
+        _ => None,
+    }
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchResult {
@@ -26,6 +44,9 @@ pub struct BenchResult {
     pub trainable_params: usize,
     /// Size of the saved adapter file (the full model's weights for `full`).
     pub adapter_bytes: usize,
+    /// Bytes the device's allocator holds after the timed steps (its pools only grow, so this
+    /// is the peak); `None` on Flex, whose tensors are ordinary heap memory (see RSS).
+    pub device_reserved: Option<u64>,
 }
 
 /// GPT-2 small (124M): 12 layers, d 768, 12 heads, 1024 positions, vocab 50257.
@@ -59,8 +80,8 @@ pub fn run_mode(
     let method = match mode {
         "frozen" => Method::Frozen,
         "lora" => Method::Lora,
-        "curlora" | "curlora-materialized" => Method::CurLora,
         "full" => Method::Full,
+        m if cur_path(m).is_some() => Method::CurLora,
         other => {
             return Err(crate::Error::config(format!(
                 "unknown bench mode `{other}`: expected one of {}",
@@ -70,10 +91,10 @@ pub fn run_mode(
     };
     let cfg = AdapterConfig::new(method, rank, 0);
     let (mut model, _) = base.with_adapters(&cfg)?;
-    if mode == "curlora-materialized" {
+    if let Some(path) = cur_path(mode) {
         for b in &mut model.blocks {
             if let Some(c) = b.attn.c_attn.cur.as_mut() {
-                c.materialize = true;
+                c.path = path;
             }
         }
     }
@@ -91,20 +112,35 @@ pub fn run_mode(
         .map(|_| rng.below(config.vocab_size) as i64)
         .collect();
     let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, seq]), device);
-    let mut step = |model: Gpt2| -> Gpt2 {
+    let mut step = |model: Gpt2| -> Result<Gpt2> {
         let loss = model.lm_loss(ids.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grads = GradientsParams::from_grads(loss.clone().backward(), &model);
         let m = optim.step(1e-4, model, grads);
-        // Wait for the device so the time is the step's, not the queue's.
-        let _ = m.blocks[0].ln_1.gamma.val().into_data();
-        m
+        // Wait for the device so the time is the step's, not the queue's — and read values the
+        // whole step produced: the loss and an updated parameter. A failed launch on wgpu (e.g.
+        // a buffer over the adapter's binding limit) only surfaces on a read of what it should
+        // have written; reading anything else would time a step that never ran.
+        let probe = trained_probe(&m, method);
+        for (what, t) in [("loss", loss.reshape([1])), ("updated parameter", probe)] {
+            let v = t
+                .try_into_data()
+                .map_err(|e| crate::Error::config(format!("bench {mode}: {what}: {e}")))?;
+            let v = v.convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+            if !v.iter().all(|x| x.is_finite()) {
+                return Err(crate::Error::config(format!(
+                    "bench {mode}: {what} not finite"
+                )));
+            }
+        }
+        Ok(m)
     };
-    model = step(model);
+    model = step(model)?;
     let start = Instant::now();
     for _ in 0..steps {
-        model = step(model);
+        model = step(model)?;
     }
     let seconds_per_step = start.elapsed().as_secs_f64() / steps as f64;
+    let device_reserved = device.memory_pool_usage().map(|u| u.bytes_reserved);
     let path = std::env::temp_dir().join(format!(
         "curlora-bench-{mode}-{}.safetensors",
         std::process::id()
@@ -123,7 +159,20 @@ pub fn run_mode(
         steps,
         trainable_params: trainable,
         adapter_bytes,
+        device_reserved,
     })
+}
+
+/// The sum of one parameter `method` trains in `model` (`wpe` for `frozen`), `[1]`.
+fn trained_probe(model: &Gpt2, method: Method) -> Tensor<1> {
+    let attn = &model.blocks[0].attn.c_attn;
+    let t = match (method, &attn.cur, &attn.lora) {
+        (Method::CurLora, Some(c), _) => c.u.val(),
+        (Method::Lora, _, Some(l)) => l.b.val(),
+        (Method::Full, _, _) => attn.weight.val(),
+        _ => model.wpe.val(),
+    };
+    t.sum()
 }
 
 /// Peak resident memory of this process so far (Linux `VmHWM`), in bytes.
@@ -135,7 +184,8 @@ pub fn peak_rss() -> Option<u64> {
 }
 
 /// The adapter path alone: forward + backward of one adapted `c_attn`-shaped layer
-/// (`[n_in, n_out]`) on `n` rows, for `lora`, `curlora` and `curlora-materialized`.
+/// (`[n_in, n_out]`) on `n` rows, for `lora` and the CURLoRA modes (`curlora`,
+/// `curlora-materialized`, `curlora-kernel`).
 /// Returns milliseconds per iteration (after warm-up), averaged over `iters`.
 pub fn layer_path(
     mode: &str,
@@ -166,7 +216,7 @@ pub fn layer_path(
     let (mut layer, _) = crate::adapters::AdaptedLinear::frozen(w, b)
         .attach("bench", &AdapterConfig::new(method, rank, 0))?;
     if let Some(c) = layer.cur.as_mut() {
-        c.materialize = mode == "curlora-materialized";
+        c.path = cur_path(mode).unwrap_or_default();
         c.u = burn::module::Param::from_tensor(Tensor::<2>::from_data(
             TensorData::new(randn(rank * rank, 0.1), [rank, rank]),
             device,

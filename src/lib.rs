@@ -4,6 +4,7 @@
 //! * [`adapters`]: CUR selection, the CURLoRA and LoRA adapters, full fine-tuning.
 //! * [`model`]: GPT-2 loaded from HF checkpoints.
 //! * [`device`]: wgpu GPU or Flex CPU, chosen at run time.
+//! * [`kernels`]: custom WGSL kernels (adapter path, norms, colormap) with CPU references.
 
 pub mod adapters;
 pub mod app;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod eval;
 pub mod experiment;
 pub mod fsutil;
+pub mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod plots;

@@ -84,7 +84,7 @@ impl AdaptedLinear {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let base = self.add_bias(x.clone().matmul(self.weight.val()));
         match (&self.cur, &self.lora) {
-            (Some(c), _) => base.add(c.delta(x)),
+            (Some(c), _) => c.add_to(base, x),
             (None, Some(l)) => base.add(l.delta(x)),
             (None, None) => base,
         }
@@ -158,7 +158,7 @@ impl AdaptedLinear {
                     alpha: config.alpha,
                     cols: sel.cols.clone(),
                     rows: sel.rows.clone(),
-                    materialize: false,
+                    path: Default::default(),
                 });
                 Ok((layer, Some(sel)))
             }

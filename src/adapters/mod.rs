@@ -7,6 +7,7 @@ pub mod lora;
 pub mod store;
 
 pub use cur::{CurSelection, SelectionConfig, SelectionMode};
+pub use curlora::CurPath;
 pub use linear::AdaptedLinear;
 pub use lora::LoraScaling;
 

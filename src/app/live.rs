@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 pub enum Msg {
     /// The device the run uses, once chosen.
     Device(String),
-    Event(Event),
+    Event(Box<Event>),
     /// A finished run's adapter was written: `(run, bytes)`.
     Saved(usize, u64),
     /// Everything is written to the session folder.
@@ -29,7 +29,7 @@ struct Forward(Mutex<Sender<Msg>>);
 impl EventSink for Forward {
     fn emit(&self, event: Event) {
         if let Ok(tx) = self.0.lock() {
-            let _ = tx.send(Msg::Event(event));
+            let _ = tx.send(Msg::Event(Box::new(event)));
         }
     }
 }

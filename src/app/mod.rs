@@ -209,7 +209,7 @@ impl CurloraApp {
                             live.status = "training".into();
                         }
                         Msg::Event(e) => {
-                            if let Event::Error { message, .. } = &e {
+                            if let Event::Error { message, .. } = e.as_ref() {
                                 live.status = message.clone();
                             }
                             self.session.apply_at(&e, Some(now));
