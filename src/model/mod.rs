@@ -4,6 +4,7 @@ pub mod config;
 pub mod gguf;
 pub mod gpt2;
 pub mod llama;
+pub mod llama_config;
 pub mod lm;
 pub mod weights;
 
