@@ -36,6 +36,18 @@ pub enum Tab {
 }
 
 impl Tab {
+    /// `accuracy`, `perplexity`, `adapters`, `selection` or `metrics`.
+    pub fn from_name(name: &str) -> Option<Tab> {
+        Some(match name {
+            "accuracy" => Tab::Accuracy,
+            "perplexity" => Tab::Perplexity,
+            "adapters" => Tab::Adapters,
+            "selection" => Tab::Selection,
+            "metrics" => Tab::Metrics,
+            _ => return None,
+        })
+    }
+
     pub const ALL: [(Tab, &'static str); 5] = [
         (Tab::Accuracy, "Accuracy across tasks"),
         (Tab::Perplexity, "Perplexity and loss"),
@@ -516,12 +528,24 @@ pub fn settings_path() -> PathBuf {
 }
 
 /// How the window opens.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Launch {
     /// Start training with the saved setup at once.
     pub train: bool,
     /// Print frame times to stderr every 5 s.
     pub frame_stats: bool,
+    /// The view to open on.
+    pub tab: Tab,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Self {
+            train: false,
+            frame_stats: false,
+            tab: Tab::Accuracy,
+        }
+    }
 }
 
 /// Opens the app window on the recording.
@@ -571,6 +595,7 @@ pub fn run_with(launch: Launch) -> Result<(), String> {
             app.devices = devices;
             app.settings_path = Some(path);
             app.log_frames = launch.frame_stats;
+            app.tab = launch.tab;
             if launch.train {
                 app.start_live();
             }
