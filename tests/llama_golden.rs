@@ -274,7 +274,18 @@ fn gguf_file_loads_directly_and_matches_transformers() {
     unsafe { std::env::set_var("XDG_CACHE_HOME", &dir) };
     let g = golden_in("tiny-gguf");
     let device = Device::flex();
-    let model = LanguageModel::load(&fixture("tiny-gguf/tiny-llama.gguf"), &device).unwrap();
+    // Two loads at once into an empty cache (as parallel tests or processes do) both succeed.
+    let gguf = fixture("tiny-gguf/tiny-llama.gguf");
+    let loads: Vec<_> = (0..2)
+        .map(|_| {
+            let (gguf, device) = (gguf.clone(), device.clone());
+            std::thread::spawn(move || LanguageModel::load(&gguf, &device).map(|_| ()))
+        })
+        .collect();
+    for l in loads {
+        l.join().unwrap().unwrap();
+    }
+    let model = LanguageModel::load(&gguf, &device).unwrap();
     let ids = ids_tensor(&g.input_ids, &device);
     let logits = to_vec(model.logits(ids.clone()));
     let diff = max_abs_diff(&logits, &g.logits);

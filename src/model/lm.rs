@@ -72,8 +72,32 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let dir = crate::assets::cache_root().join(format!("gguf-{stem}-{}", &key[..12]));
-    if !dir.join("model.safetensors").exists() {
-        super::gguf::import(path, &dir)?;
+    // `import` writes config.json last, so a folder that has one is complete.
+    if dir.join("config.json").exists() {
+        return Ok(dir);
+    }
+    // Import into a private folder and move it into place, so that concurrent loads (threads or
+    // processes) never see, or write into, a half-imported folder.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if dir.join("config.json").exists() {
+        return Ok(dir);
+    }
+    let tmp = dir.with_file_name(format!(
+        ".{}.tmp-{}",
+        dir.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&tmp);
+    super::gguf::import(path, &tmp)?;
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Another process finished first (or left a broken folder behind): use or replace it.
+        if !dir.join("config.json").exists() {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::rename(&tmp, &dir).map_err(|e| Error::write(&dir, e))?;
+        } else {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
     }
     Ok(dir)
 }
