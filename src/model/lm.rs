@@ -11,7 +11,6 @@ use super::weights::Checkpoint;
 use crate::adapters::{AdaptedLinear, AdapterConfig, CurSelection, Method};
 use crate::error::{Error, Result};
 use burn::module::Module;
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor};
 use std::path::{Path, PathBuf};
 
@@ -156,13 +155,7 @@ impl LanguageModel {
 
     /// Mean next-token cross-entropy over all positions of `ids` (HF's `labels=input_ids`).
     pub fn lm_loss(&self, ids: Tensor<2, Int>) -> Tensor<1> {
-        let [b, t] = ids.dims();
-        let logits = self.logits(ids.clone());
-        let v = logits.dims()[2];
-        let n = b * (t - 1);
-        let pred = logits.narrow(1, 0, t - 1).reshape([n, v]);
-        let target = ids.narrow(1, 1, t - 1).reshape([n, 1]);
-        log_softmax(pred, 1).gather(1, target).mean().neg()
+        super::next_token_loss(self.logits(ids.clone()), ids)
     }
 
     pub fn with_adapters(

@@ -17,6 +17,22 @@ use crate::error::{Error, Result};
 use std::path::Path;
 use tokenizers::Tokenizer;
 
+/// Mean next-token cross-entropy of `logits` (`[B, T, vocab]`) against `ids` (`[B, T]`) shifted
+/// by one: HF's `labels=input_ids` loss.
+pub fn next_token_loss(
+    logits: burn::tensor::Tensor<3>,
+    ids: burn::tensor::Tensor<2, burn::tensor::Int>,
+) -> burn::tensor::Tensor<1> {
+    let [b, t, v] = logits.dims();
+    let n = b * (t - 1);
+    let pred = logits.narrow(1, 0, t - 1).reshape([n, v]);
+    let target = ids.narrow(1, 1, t - 1).reshape([n, 1]);
+    burn::tensor::activation::log_softmax(pred, 1)
+        .gather(1, target)
+        .mean()
+        .neg()
+}
+
 /// Loads `tokenizer.json` from a model folder.
 pub fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
     let path = dir.join("tokenizer.json");
