@@ -335,6 +335,35 @@ impl Experiment {
         Ok(self.report(device_name, runs))
     }
 
+    /// Writes a finished run's adapter and task heads to `dir/<method>-<rank>-seed<seed>.safetensors`
+    /// and returns the file's size: what the CLI and the app both keep of a run.
+    pub fn save_adapter(
+        &self,
+        dir: &Path,
+        cfg: &AdapterConfig,
+        outcome: &crate::train::RunOutcome,
+    ) -> Result<u64> {
+        let name = format!(
+            "{}-seed{}.safetensors",
+            crate::train::engine::label(cfg.method, cfg.rank),
+            cfg.seed
+        );
+        let heads: Vec<_> = self
+            .tasks
+            .iter()
+            .zip(&outcome.heads)
+            .map(|(t, h)| (t.name.clone(), h.clone()))
+            .collect();
+        let bytes = crate::adapters::store::save(
+            &dir.join(name),
+            &outcome.model,
+            cfg,
+            self.base.weights_hash(),
+            &heads,
+        )?;
+        Ok(bytes as u64)
+    }
+
     /// Runs every configuration at the same time, one thread each, so that the app can show
     /// them learning (and forgetting) side by side; `control` steers all of them at once.
     /// Each finished run is passed to `on_run`. Runs are reported in configuration order.

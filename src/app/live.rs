@@ -3,9 +3,7 @@
 //! plots, adapters, the recording of every event) written to a session folder as they finish.
 
 use super::setup::Setup;
-use crate::adapters::store;
 use crate::experiment::Experiment;
-use crate::train::engine::label;
 use crate::train::{Control, Event, EventSink};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -101,24 +99,7 @@ fn train(
     let saved = Mutex::new(tx.clone());
     let report = exp
         .run_side_by_side(&dev.description, &sink, cancel, control, |cfg, outcome| {
-            let name = format!(
-                "{}-seed{}.safetensors",
-                label(cfg.method, cfg.rank),
-                cfg.seed
-            );
-            let heads: Vec<_> = exp
-                .tasks
-                .iter()
-                .zip(&outcome.heads)
-                .map(|(t, h)| (t.name.clone(), h.clone()))
-                .collect();
-            let bytes = store::save(
-                &out.join("adapters").join(&name),
-                &outcome.model,
-                cfg,
-                exp.base.weights_hash(),
-                &heads,
-            )? as u64;
+            let bytes = exp.save_adapter(&out.join("adapters"), cfg, outcome)?;
             let run = exp
                 .spec
                 .adapter_configs()

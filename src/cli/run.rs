@@ -1,5 +1,4 @@
 use curlora::adapters::Method;
-use curlora::adapters::store;
 use curlora::device::DeviceChoice;
 use curlora::experiment::{Experiment, ExperimentSpec};
 use curlora::train::Event;
@@ -150,28 +149,11 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     }
     let mut diverged = Vec::new();
     let report = exp.run(&dev.description, &tx, cancel, |cfg, outcome| {
-        let name = format!(
-            "{}-seed{}.safetensors",
-            label(cfg.method, cfg.rank),
-            cfg.seed
-        );
-        let heads: Vec<_> = exp
-            .tasks
-            .iter()
-            .zip(&outcome.heads)
-            .map(|(t, h)| (t.name.clone(), h.clone()))
-            .collect();
-        let bytes = store::save(
-            &out.join("adapters").join(&name),
-            &outcome.model,
-            cfg,
-            exp.base.weights_hash(),
-            &heads,
-        )?;
+        let bytes = exp.save_adapter(&out.join("adapters"), cfg, outcome)?;
         if let curlora::train::RunStatus::Diverged { message, .. } = &outcome.status {
             diverged.push(message.clone());
         }
-        Ok(Some(bytes as u64))
+        Ok(Some(bytes))
     })?;
     drop(tx);
     let _ = printer.join();

@@ -249,16 +249,11 @@ impl Gpt2 {
 
     /// LM logits for hidden states: `[B, T, D]` → `[B, T, vocab]`.
     pub fn lm_logits(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let [b, t, d] = hidden.dims();
         let head = match &self.lm_head {
             Some(h) => h.val(),
             None => self.wte.val(),
         };
-        let v = head.dims()[0];
-        hidden
-            .reshape([b * t, d])
-            .matmul(head.transpose())
-            .reshape([b, t, v])
+        super::head_logits(hidden, head)
     }
 
     pub fn logits(&self, ids: Tensor<2, Int>) -> Tensor<3> {

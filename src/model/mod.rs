@@ -17,6 +17,20 @@ use crate::error::{Error, Result};
 use std::path::Path;
 use tokenizers::Tokenizer;
 
+/// LM logits `[B, T, vocab]` from hidden states `[B, T, D]` and a head `[vocab, D]` (the tied
+/// token embedding or an untied `lm_head`).
+pub fn head_logits(
+    hidden: burn::tensor::Tensor<3>,
+    head: burn::tensor::Tensor<2>,
+) -> burn::tensor::Tensor<3> {
+    let [b, t, d] = hidden.dims();
+    let v = head.dims()[0];
+    hidden
+        .reshape([b * t, d])
+        .matmul(head.transpose())
+        .reshape([b, t, v])
+}
+
 /// Mean next-token cross-entropy of `logits` (`[B, T, vocab]`) against `ids` (`[B, T]`) shifted
 /// by one: HF's `labels=input_ids` loss.
 pub fn next_token_loss(

@@ -127,3 +127,24 @@ pub fn transpose(a: &[f64], n: usize, m: usize) -> Vec<f64> {
 pub fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
 }
+
+/// Loads the fixture model in `dir` on Flex and checks its hidden states, logits and loss
+/// against the `golden.json` transformers wrote in `golden_dir` (max |Δ| ≤ 1e-4).
+pub fn check_golden_logits(dir: &str, golden_dir: &str) {
+    let g = golden_in(golden_dir);
+    let device = Device::flex();
+    let model = curlora::model::LanguageModel::load(&fixture(dir), &device).unwrap();
+    let ids = ids_tensor(&g.input_ids, &device);
+    let hidden = model.hidden(ids.clone(), None);
+    let diff_h = max_abs_diff(&to_vec(hidden.clone()), &g.hidden_last);
+    let diff = max_abs_diff(&to_vec(model.lm_logits(hidden)), &g.logits);
+    eprintln!("{dir}: max |Δ| vs HF: logits {diff:.2e}, hidden {diff_h:.2e}");
+    assert!(diff_h <= 1e-4, "{dir}: hidden max |Δ| = {diff_h}");
+    assert!(diff <= 1e-4, "{dir}: logits max |Δ| = {diff}");
+    let loss = f64::from(model.lm_loss(ids).into_scalar::<f32>());
+    assert!(
+        (loss - g.loss).abs() <= 1e-4,
+        "{dir}: loss {loss} vs HF {}",
+        g.loss
+    );
+}
