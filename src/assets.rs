@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// `(relative path, bytes)` of every embedded file.
-pub const FILES: [(&str, &[u8]); 10] = [
+pub static FILES: [(&str, &[u8]); 10] = [
     (
         "model/config.json",
         include_bytes!("../assets/model/config.json"),
@@ -54,6 +54,16 @@ pub const FILES: [(&str, &[u8]); 10] = [
     ),
 ];
 
+/// The virtual folder the embedded files live under (see [`crate::fsutil::read`]).
+pub const EMBEDDED_ROOT: &str = "<embedded>";
+
+/// The embedded file at `path`, when `path` is `EMBEDDED_ROOT/<name>`.
+pub fn embedded(path: &Path) -> Option<&'static [u8]> {
+    let rest = path.strip_prefix(EMBEDDED_ROOT).ok()?;
+    let rest = rest.to_str()?.replace('\\', "/");
+    FILES.iter().find(|(n, _)| *n == rest).map(|(_, b)| *b)
+}
+
 /// SHA-256 of an embedded file, hex.
 pub fn sha256(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
@@ -62,7 +72,7 @@ pub fn sha256(bytes: &[u8]) -> String {
 /// A short fingerprint of all embedded files (names the cache folder).
 pub fn fingerprint() -> String {
     let mut h = Sha256::new();
-    for (name, bytes) in FILES {
+    for &(name, bytes) in FILES.iter() {
         h.update(name.as_bytes());
         h.update(bytes);
     }
@@ -72,6 +82,10 @@ pub fn fingerprint() -> String {
 /// `$XDG_CACHE_HOME/curlora`, else `~/.cache/curlora`: where unpacked assets and imported
 /// GGUF models live.
 pub fn cache_root() -> PathBuf {
+    // The browser has no file system (and `temp_dir` panics there): nothing is cached.
+    if cfg!(target_arch = "wasm32") {
+        return PathBuf::from(EMBEDDED_ROOT);
+    }
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
@@ -81,9 +95,15 @@ pub fn cache_root() -> PathBuf {
 
 /// Writes the embedded files to a cache folder (once) and returns it, so the default
 /// experiment loads through the same code as any model folder and data file.
+///
+/// In the browser there is no file system: the embedded files are served from memory under
+/// [`EMBEDDED_ROOT`] instead.
 pub fn materialize() -> Result<PathBuf> {
+    if cfg!(target_arch = "wasm32") {
+        return Ok(PathBuf::from(EMBEDDED_ROOT));
+    }
     let dir = cache_root().join(format!("embedded-{}", fingerprint()));
-    for (name, bytes) in FILES {
+    for &(name, bytes) in FILES.iter() {
         let path = dir.join(name);
         let fresh = std::fs::read(&path).map(|b| b == bytes).unwrap_or(false);
         if !fresh {

@@ -15,7 +15,7 @@ use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
-use std::time::Instant;
+use web_time::Instant;
 
 pub const MODES: [&str; 6] = [
     "frozen",

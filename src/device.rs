@@ -7,7 +7,9 @@
 
 use crate::error::{Error, Result};
 use burn::tensor::Device;
-use burn::tensor::wgpu::{WgpuSetup, wgpu};
+use burn::tensor::wgpu::WgpuSetup;
+#[cfg(not(target_arch = "wasm32"))]
+use burn::tensor::wgpu::wgpu;
 
 /// What the user asked for.
 #[derive(
@@ -52,6 +54,7 @@ pub struct ComputeDevice {
     pub is_gpu: bool,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Lists the adapters wgpu can see on this machine (Vulkan, Metal, DX12, WebGPU).
 pub fn list_adapters() -> Vec<AdapterSummary> {
     // Compute-capable APIs only: GL cannot run burn's kernels, and probing it prints EGL
@@ -77,6 +80,7 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
         .collect()
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Resolves a choice to a device. Call once per process and clone the result: burn registers
 /// a wgpu runtime only once.
 pub fn select(choice: DeviceChoice) -> Result<ComputeDevice> {
@@ -103,9 +107,11 @@ pub fn cpu() -> ComputeDevice {
 
 /// The process's one wgpu device, with the handles (instance, adapter, device, queue) that let
 /// eframe draw on the same device. Made on first use; burn can register a runtime only once.
+#[cfg(not(target_arch = "wasm32"))]
 static GPU: std::sync::OnceLock<std::result::Result<(ComputeDevice, WgpuSetup), String>> =
     std::sync::OnceLock::new();
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The wgpu device and its handles, so that the app's renderer shares it with training.
 pub fn gpu_shared() -> Result<(ComputeDevice, WgpuSetup)> {
     GPU.get_or_init(|| init_gpu().map_err(|e| e.to_string()))
@@ -113,15 +119,18 @@ pub fn gpu_shared() -> Result<(ComputeDevice, WgpuSetup)> {
         .map_err(Error::Device)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Whether wgpu sees a hardware (non-software) adapter.
 pub fn has_hardware_gpu() -> bool {
     list_adapters().iter().any(|a| !a.software)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn gpu() -> Result<ComputeDevice> {
     gpu_shared().map(|(d, _)| d)
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn init_gpu() -> Result<(ComputeDevice, WgpuSetup)> {
     if list_adapters().is_empty() {
         return Err(Error::Device(
@@ -146,4 +155,56 @@ fn init_gpu() -> Result<(ComputeDevice, WgpuSetup)> {
         is_gpu: true,
     };
     Ok((d, setup))
+}
+
+/// The browser's WebGPU device, once [`init_browser_gpu`] succeeded.
+#[cfg(target_arch = "wasm32")]
+static BROWSER_GPU: std::sync::Mutex<Option<(ComputeDevice, WgpuSetup)>> =
+    std::sync::Mutex::new(None);
+
+/// Starts burn on the browser's WebGPU adapter (asynchronously: nothing may block in a page).
+/// Call once, before any tensor is made on the GPU.
+#[cfg(target_arch = "wasm32")]
+pub async fn init_browser_gpu() -> Result<(ComputeDevice, WgpuSetup)> {
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup_async()
+        .await
+        .map_err(|e| Error::Device(format!("WebGPU could not start: {e}")))?;
+    let info = setup.adapter.get_info();
+    let name = if info.name.is_empty() {
+        "WebGPU adapter".to_string()
+    } else {
+        info.name.clone()
+    };
+    let d = ComputeDevice {
+        device,
+        description: format!("{name} (WebGPU)"),
+        is_gpu: true,
+    };
+    if let Ok(mut g) = BROWSER_GPU.lock() {
+        *g = Some((d.clone(), setup.clone()));
+    }
+    Ok((d, setup))
+}
+
+/// In the browser: the WebGPU device when it started (see [`init_browser_gpu`]), else Flex.
+#[cfg(target_arch = "wasm32")]
+pub fn select(choice: DeviceChoice) -> Result<ComputeDevice> {
+    let gpu = BROWSER_GPU
+        .lock()
+        .ok()
+        .and_then(|g| g.as_ref().map(|(d, _)| d.clone()));
+    match (choice, gpu) {
+        (DeviceChoice::Cpu, _) | (DeviceChoice::Auto, None) => Ok(cpu()),
+        (_, Some(d)) => Ok(d),
+        (DeviceChoice::Gpu, None) => Err(Error::Device(
+            "this browser gave no WebGPU device; training runs on the CPU (choose cpu)".into(),
+        )),
+    }
+}
+
+/// In the browser: whether a WebGPU device was started.
+#[cfg(target_arch = "wasm32")]
+pub fn has_hardware_gpu() -> bool {
+    BROWSER_GPU.lock().map(|g| g.is_some()).unwrap_or(false)
 }

@@ -45,6 +45,15 @@ fn check_vocab(model: &LanguageModel, ids: &[u32]) -> Result<()> {
 /// The reference code's perplexity: one forward pass over the first `max_tokens` ids
 /// (no stride, no sliding window), `exp` of the mean next-token loss.
 pub fn first_window(model: &LanguageModel, ids: &[u32], max_tokens: usize) -> Result<LmEval> {
+    crate::rt::block_on(first_window_async(model, ids, max_tokens))
+}
+
+/// [`first_window`] with an asynchronous read (the only kind WebGPU allows).
+pub async fn first_window_async(
+    model: &LanguageModel,
+    ids: &[u32],
+    max_tokens: usize,
+) -> Result<LmEval> {
     let n = ids.len().min(max_tokens);
     if n < 2 {
         return Err(Error::config(format!(
@@ -62,7 +71,7 @@ pub fn first_window(model: &LanguageModel, ids: &[u32], max_tokens: usize) -> Re
     let data: Vec<i64> = ids[..n].iter().map(|&i| i64::from(i)).collect();
     check_vocab(model, &ids[..n])?;
     let x = Tensor::<2, Int>::from_data(TensorData::new(data, [1, n]), &device);
-    let loss = model.lm_loss(x).into_scalar::<f32>() as f64;
+    let loss = f64::from(crate::rt::read_scalar(model.lm_loss(x)).await?);
     LmEval::from_loss(n, loss)
 }
 
@@ -86,23 +95,41 @@ pub enum PerplexityMode {
 
 impl PerplexityMode {
     pub fn evaluate(&self, model: &LanguageModel, ids: &[u32]) -> Result<LmEval> {
+        crate::rt::block_on(self.evaluate_async(model, ids))
+    }
+
+    /// [`evaluate`](Self::evaluate) with asynchronous reads.
+    pub async fn evaluate_async(&self, model: &LanguageModel, ids: &[u32]) -> Result<LmEval> {
         match *self {
             // A model with a shorter context than the preset asks for evaluates its whole
             // context instead (GPT-2 small to large have 1,024 positions; tiny models fewer).
             PerplexityMode::FirstWindow { max_tokens } => {
-                first_window(model, ids, max_tokens.min(model.max_positions()))
+                first_window_async(model, ids, max_tokens.min(model.max_positions())).await
             }
             PerplexityMode::Sliding {
                 window,
                 stride,
                 max_tokens,
-            } => sliding_window(model, &ids[..ids.len().min(max_tokens)], window, stride),
+            } => {
+                let ids = &ids[..ids.len().min(max_tokens)];
+                sliding_window_async(model, ids, window, stride).await
+            }
         }
     }
 }
 
 /// Sliding-window perplexity (see [`PerplexityMode::Sliding`]).
 pub fn sliding_window(
+    model: &LanguageModel,
+    ids: &[u32],
+    window: usize,
+    stride: usize,
+) -> Result<LmEval> {
+    crate::rt::block_on(sliding_window_async(model, ids, window, stride))
+}
+
+/// [`sliding_window`] with asynchronous reads.
+pub async fn sliding_window_async(
     model: &LanguageModel,
     ids: &[u32],
     window: usize,
@@ -143,13 +170,11 @@ pub fn sliding_window(
             logits.narrow(1, 0, t - 1).reshape([t - 1, v]),
             1,
         );
-        let nll = lp
-            .gather(1, x.narrow(1, 1, t - 1).reshape([t - 1, 1]))
-            .neg()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| Error::Numeric(format!("{e:?}")))?;
+        let nll = crate::rt::read_f32(
+            lp.gather(1, x.narrow(1, 1, t - 1).reshape([t - 1, 1]))
+                .neg(),
+        )
+        .await?;
         // Position k of this window predicts token begin + k + 1.
         for (k, &l) in nll.iter().enumerate() {
             let tok = begin + k + 1;

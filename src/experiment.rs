@@ -415,6 +415,53 @@ impl Experiment {
         Ok(self.report(device_name, runs))
     }
 
+    /// [`run_side_by_side`](Self::run_side_by_side) on one thread: the runs' futures are polled
+    /// together, each advancing while the others wait for the device or yield to the page. This
+    /// is how the browser, which has no threads, trains every method at once.
+    pub async fn run_side_by_side_async(
+        &self,
+        device_name: &str,
+        events: &dyn EventSink,
+        cancel: Arc<AtomicBool>,
+        control: Arc<crate::train::Control>,
+    ) -> Result<Report> {
+        let configs = self.spec.adapter_configs();
+        let runs: Vec<
+            std::pin::Pin<Box<dyn std::future::Future<Output = Result<RunReport>> + '_>>,
+        > = configs
+            .iter()
+            .enumerate()
+            .map(|(i, cfg)| {
+                let (cancel, control) = (cancel.clone(), control.clone());
+                let fut = async move {
+                    let ctx = RunContext {
+                        run: i,
+                        events,
+                        cancel,
+                        device_name: device_name.to_string(),
+                        control: Some(control),
+                    };
+                    let outcome = crate::train::run_sequence_async(
+                        &self.base,
+                        &self.tasks,
+                        &self.heldout,
+                        cfg,
+                        &self.spec.train,
+                        &ctx,
+                    )
+                    .await?;
+                    Ok(RunReport::new(cfg, &outcome, None))
+                };
+                Box::pin(fut) as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>
+            })
+            .collect();
+        let runs = crate::rt::join_all(runs)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.report(device_name, runs))
+    }
+
     fn report(&self, device_name: &str, runs: Vec<RunReport>) -> Report {
         Report {
             model: self.model_dir.display().to_string(),

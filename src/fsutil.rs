@@ -24,3 +24,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Error::write(path, e)
     })
 }
+
+/// Reads a file. Paths under [`crate::assets::EMBEDDED_ROOT`] are the files compiled into the
+/// binary: that is how the browser build (which has no file system) loads the embedded default
+/// through the same loaders as any model folder and data file.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    if let Some(bytes) = crate::assets::embedded(path) {
+        return Ok(bytes.to_vec());
+    }
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// [`read`] as UTF-8 text; invalid UTF-8 is an error that names the file.
+pub fn read_to_string(path: &Path) -> Result<String> {
+    String::from_utf8(read(path)?).map_err(|e| Error::format(path, format!("not valid UTF-8: {e}")))
+}
+
+/// Whether `path` exists, on disk or among the embedded files.
+pub fn exists(path: &Path) -> bool {
+    crate::assets::embedded(path).is_some() || path.exists()
+}

@@ -19,11 +19,14 @@ pub mod fsutil;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod plots;
 pub mod presets;
 pub mod pretrain;
 pub mod report;
 pub mod rng;
+pub mod rt;
 pub mod train;
+pub mod web;
 
 pub use error::{Error, Result};

@@ -1,10 +1,21 @@
-//! `curlora`: the command-line entry point.
+//! `curlora`: the command-line entry point natively; in the browser (the Trunk build) it starts
+//! the web app instead.
 
+#[cfg(not(target_arch = "wasm32"))]
 mod cli;
 
+#[cfg(not(target_arch = "wasm32"))]
 use clap::Parser;
+#[cfg(not(target_arch = "wasm32"))]
 use cli::{Cli, Command};
 
+/// The browser entry: everything happens in [`curlora::web::start`].
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    curlora::web::start();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn main() {
     // Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid or not set" on headless machines
     // when wgpu probes them; give them a directory. Safe: no other thread exists yet.

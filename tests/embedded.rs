@@ -15,7 +15,7 @@ fn embedded_files_match_their_recorded_hashes() {
     let sums =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/SHA256SUMS"))
             .unwrap();
-    for (name, bytes) in assets::FILES {
+    for &(name, bytes) in assets::FILES.iter() {
         let line = sums
             .lines()
             .find(|l| l.ends_with(&format!(" {name}")))

@@ -122,6 +122,19 @@ impl AdaptedLinear {
         name: &str,
         config: &AdapterConfig,
     ) -> Result<(Self, Option<CurSelection>)> {
+        self.attach_with(name, config, None)
+    }
+
+    /// [`attach`](Self::attach) with `W` already on the host (`host`, as [`weight_host`]
+    /// returns it), so that nothing is read back synchronously (WebGPU cannot).
+    ///
+    /// [`weight_host`]: Self::weight_host
+    pub fn attach_with(
+        self,
+        name: &str,
+        config: &AdapterConfig,
+        host: Option<&[f32]>,
+    ) -> Result<(Self, Option<CurSelection>)> {
         let shape = self.shape();
         let device = self.weight.val().device();
         let full = config.method == Method::Full;
@@ -136,7 +149,10 @@ impl AdaptedLinear {
             Method::Full | Method::Frozen => Ok((layer, None)),
             Method::CurLora => {
                 cur::check_rank(config.rank, shape)?;
-                let w = layer.weight_host();
+                let w = match host {
+                    Some(w) => w.to_vec(),
+                    None => layer.weight_host(),
+                };
                 let seed = crate::rng::derive_seed(config.seed, name);
                 let sel = layer
                     .select_on(&w, &config.selection_config(), seed)

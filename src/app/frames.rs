@@ -1,6 +1,6 @@
 //! The app's clock (real, or fixed for tests and snapshots) and its frame-time statistics.
 
-use std::time::Instant;
+use web_time::Instant;
 
 /// The app's clock: real time, or a fixed value (tests and snapshots).
 #[derive(Clone, Copy, Debug)]

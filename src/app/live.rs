@@ -1,6 +1,9 @@
 //! A live training session for the app: the engine on a background thread, every configured
 //! method training side by side, events streamed back over a channel, and the results (report,
 //! plots, adapters, the recording of every event) written to a session folder as they finish.
+//!
+//! In the browser there are no threads and no files: the runs are futures on the page's event
+//! loop (yielding between optimizer steps), and the results stay in memory.
 
 use super::setup::Setup;
 use crate::experiment::Experiment;
@@ -48,14 +51,23 @@ impl Live {
     pub fn start(setup: &Setup, control: Arc<Control>) -> Self {
         let (tx, rx) = channel();
         let cancel = Arc::new(AtomicBool::new(false));
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        let stamp = web_time::SystemTime::now()
+            .duration_since(web_time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let out = crate::assets::cache_root().join(format!("sessions/{stamp}"));
         let (setup, stop, dir, ctl) = (setup.clone(), cancel.clone(), out.clone(), control.clone());
+        #[cfg(not(target_arch = "wasm32"))]
         std::thread::spawn(move || {
             let result = train(&setup, &tx, stop, ctl, &dir);
+            let _ = tx.send(match result {
+                Ok(()) => Msg::Done(dir),
+                Err(e) => Msg::Failed(e),
+            });
+        });
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = train_in_browser(&setup, &tx, stop, ctl).await;
             let _ = tx.send(match result {
                 Ok(()) => Msg::Done(dir),
                 Err(e) => Msg::Failed(e),
@@ -77,6 +89,32 @@ impl Live {
     }
 }
 
+/// The browser's session: the same experiment, every run polled together on the page's thread;
+/// nothing is written (there is no file system).
+#[cfg(target_arch = "wasm32")]
+async fn train_in_browser(
+    setup: &Setup,
+    tx: &Sender<Msg>,
+    cancel: Arc<AtomicBool>,
+    control: Arc<Control>,
+) -> Result<(), String> {
+    let assets = crate::assets::materialize().map_err(|e| e.to_string())?;
+    let mut spec = setup.to_spec(&assets)?;
+    spec.train.snapshot_every = 5;
+    spec.train.eval_every = 10;
+    let dev = crate::device::select(setup.device).map_err(|e| e.to_string())?;
+    let _ = tx.send(Msg::Device(dev.description.clone()));
+    // Let the page draw "loading" before the (synchronous) load and tokenization.
+    crate::rt::yield_now().await;
+    let exp = Experiment::load(spec, &dev.device.clone().autodiff()).map_err(|e| e.to_string())?;
+    let sink = Forward(Mutex::new(tx.clone()));
+    exp.run_side_by_side_async(&dev.description, &sink, cancel, control)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn train(
     setup: &Setup,
     tx: &Sender<Msg>,
@@ -124,11 +162,13 @@ fn train(
 }
 
 /// Forwards events and keeps them as JSON lines, so a live session can be replayed later.
+#[cfg(not(target_arch = "wasm32"))]
 struct Recorder<'a> {
     inner: Forward,
     lines: &'a Mutex<Vec<String>>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl EventSink for Recorder<'_> {
     fn emit(&self, event: Event) {
         if let (Ok(mut l), Ok(json)) = (self.lines.lock(), serde_json::to_string(&event)) {

@@ -10,6 +10,7 @@ pub mod accuracy;
 pub mod adapters;
 pub mod colors;
 pub mod export;
+pub mod files;
 pub mod frames;
 pub mod live;
 pub mod metrics_card;
@@ -26,7 +27,7 @@ use setup::Setup;
 use state::Session;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use web_time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
@@ -300,11 +301,12 @@ impl CurloraApp {
             }
             ui.separator();
             ui.toggle_value(&mut self.show_setup, "Setup");
-            ui.menu_button("Export", |ui| self.export_menu(ui));
-            if ui.button("Open recording…").clicked()
-                && let Some(p) = rfd::FileDialog::new()
-                    .add_filter("events", &["jsonl"])
-                    .pick_file()
+            if files::AVAILABLE {
+                ui.menu_button("Export", |ui| self.export_menu(ui));
+            }
+            if files::AVAILABLE
+                && ui.button("Open recording…").clicked()
+                && let Some(p) = files::pick_file("events", &["jsonl"])
             {
                 match std::fs::read_to_string(&p)
                     .map_err(|e| e.to_string())
@@ -325,7 +327,7 @@ impl CurloraApp {
         if ui.button("screenshot of this view (PNG)…").clicked() {
             ui.close();
             let name = format!("curlora-{:?}.png", self.tab).to_lowercase();
-            if let Some(p) = rfd::FileDialog::new().set_file_name(name).save_file() {
+            if let Some(p) = files::save_file(&name) {
                 export::request_screenshot(ui.ctx(), p, self.status.clone());
             }
         }
@@ -347,8 +349,7 @@ impl CurloraApp {
                 .clicked()
             {
                 ui.close();
-                if let (Some(from), Some(to)) = (&session_dir, rfd::FileDialog::new().pick_folder())
-                {
+                if let (Some(from), Some(to)) = (&session_dir, files::pick_folder()) {
                     let msg = match export::copy_session(from, &to, adapters_only) {
                         Ok(n) => format!("exported {n} files to {}", to.display()),
                         Err(e) => format!("export failed: {e}"),
@@ -452,8 +453,15 @@ impl eframe::App for CurloraApp {
         self.frame(ui);
     }
 
+    // eframe's signature depends on its `glow` feature, which only the browser build enables.
+    #[cfg(not(target_arch = "wasm32"))]
     fn on_exit(&mut self) {
         self.save_settings();
+        self.stop_live();
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         self.stop_live();
     }
 }
@@ -504,12 +512,14 @@ impl Default for Launch {
 }
 
 /// Opens the app window on the recording.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run() -> Result<(), String> {
     run_with(Launch::default())
 }
 
 /// Opens the app window. With a hardware GPU (or `device = gpu` in the saved setup) burn
 /// creates the wgpu device first and eframe draws on the same one.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run_with(launch: Launch) -> Result<(), String> {
     let path = settings_path();
     let setup: Setup = std::fs::read(&path)

@@ -1,6 +1,7 @@
 //! Panel: what to train — model, task sequence, methods side by side, rank, α, learning rate,
 //! epochs, seed, target modules, device. Saved between launches (eframe storage).
 
+use super::files;
 use crate::adapters::Method;
 use crate::device::DeviceChoice;
 use crate::experiment::{ExperimentSpec, TaskFormat, TaskSpec};
@@ -176,16 +177,16 @@ pub fn show(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
                     s.model = None;
                     s.targets = vec!["attn.c_attn".into(), "mlp.c_fc".into()];
                 }
-                if ui.button("open HF folder…").clicked()
-                    && let Some(dir) = rfd::FileDialog::new().pick_folder()
+                if files::AVAILABLE
+                    && ui.button("open HF folder…").clicked()
+                    && let Some(dir) = files::pick_folder()
                 {
                     s.model = Some(dir);
                     s.targets = default_targets(s);
                 }
-                if ui.button("open .gguf…").clicked()
-                    && let Some(f) = rfd::FileDialog::new()
-                        .add_filter("GGUF", &["gguf"])
-                        .pick_file()
+                if files::AVAILABLE
+                    && ui.button("open .gguf…").clicked()
+                    && let Some(f) = files::pick_file("GGUF", &["gguf"])
                 {
                     s.model = Some(f);
                     s.targets = default_targets(s);
@@ -225,10 +226,9 @@ pub fn show(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
                 s.tasks.remove(i);
             }
             ui.horizontal(|ui| {
-                if ui.button("add dataset file…").clicked()
-                    && let Some(f) = rfd::FileDialog::new()
-                        .add_filter("table", &["csv", "tsv", "jsonl"])
-                        .pick_file()
+                if files::AVAILABLE
+                    && ui.button("add dataset file…").clicked()
+                    && let Some(f) = files::pick_file("table", &["csv", "tsv", "jsonl"])
                 {
                     let name = f
                         .file_stem()

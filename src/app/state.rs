@@ -234,7 +234,7 @@ fn run_of(e: &Event) -> Option<usize> {
 }
 
 /// The recorded default run shipped with the binary.
-pub const RECORDED_RUN: &str = include_str!("../../assets/recorded-run.jsonl");
+pub static RECORDED_RUN: &str = include_str!("../../assets/recorded-run.jsonl");
 
 /// Parses a recording (one JSON event per line).
 pub fn parse_recording(text: &str) -> Result<Vec<Event>, String> {

@@ -186,7 +186,7 @@ pub(crate) fn decode_utf8(path: &Path, bytes: Vec<u8>) -> Result<String> {
 
 /// Reads a whole file as UTF-8 text (see [`decode_utf8`]).
 pub(crate) fn read_utf8(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fsutil::read(path)?;
     decode_utf8(path, bytes)
 }
 

@@ -49,7 +49,7 @@ pub enum Activation {
 
 impl Gpt2Config {
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::fsutil::read_to_string(path)?;
         let config: Self = serde_json::from_str(&text)
             .map_err(|e| Error::format(path, format!("not a valid GPT-2 config.json: {e}")))?;
         config.validate(path)?;

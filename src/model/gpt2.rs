@@ -11,6 +11,7 @@
 //! `attn.bias` / `attn.masked_bias` buffers of older checkpoints are ignored (the causal mask
 //! is built here).
 
+use super::HostWeights;
 use super::config::{Activation, Gpt2Config};
 use super::weights::Checkpoint;
 use crate::adapters::{AdaptedLinear, AdapterConfig, CurSelection, Method};
@@ -271,6 +272,22 @@ impl Gpt2 {
         self,
         config: &AdapterConfig,
     ) -> Result<(Self, Vec<(String, CurSelection)>)> {
+        self.with_adapters_host(config, &HostWeights::new())
+    }
+
+    /// Whether `with_adapters(config)` puts an adapter on the module at `path` (`h.N.<module>`).
+    pub fn is_target(path: &str, config: &AdapterConfig) -> bool {
+        let suffix = path.splitn(3, '.').nth(2).unwrap_or("");
+        config.targets.iter().any(|t| t == suffix)
+    }
+
+    /// [`with_adapters`](Self::with_adapters) with the weights CUR selects from already on the
+    /// host (by module path); modules missing from `host` are read back synchronously.
+    pub fn with_adapters_host(
+        self,
+        config: &AdapterConfig,
+        host: &HostWeights,
+    ) -> Result<(Self, Vec<(String, CurSelection)>)> {
         check_targets(&config.targets)?;
         let full = config.method == Method::Full;
         let mut selections = Vec::new();
@@ -289,7 +306,8 @@ impl Gpt2 {
                 if !targeted {
                     cfg.method = Method::Frozen;
                 }
-                let (layer, sel) = layer.attach(&name, &cfg)?;
+                let (layer, sel) =
+                    layer.attach_with(&name, &cfg, host.get(&name).map(Vec::as_slice))?;
                 if let Some(sel) = sel {
                     selections.push((name, sel));
                 }

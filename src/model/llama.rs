@@ -15,6 +15,7 @@
 //! PEFT: `q_proj k_proj v_proj o_proj gate_proj up_proj down_proj`; the paper's Mistral
 //! setting is `q_proj k_proj v_proj` at r = 16.
 
+use super::HostWeights;
 use super::gpt2::{attention_mask, host};
 use super::weights::Checkpoint;
 use crate::adapters::{AdaptedLinear, AdapterConfig, CurSelection, Method};
@@ -309,6 +310,23 @@ impl Llama {
         self,
         config: &AdapterConfig,
     ) -> Result<(Self, Vec<(String, CurSelection)>)> {
+        self.with_adapters_host(config, &HostWeights::new())
+    }
+
+    /// Whether `with_adapters(config)` puts an adapter on the module at `path`
+    /// (`layers.N.<group>.<name>`).
+    pub fn is_target(path: &str, config: &AdapterConfig) -> bool {
+        let name = path.rsplit('.').next().unwrap_or("");
+        config.targets.iter().any(|t| short_name(t) == name)
+    }
+
+    /// [`with_adapters`](Self::with_adapters) with the weights CUR selects from already on the
+    /// host (by module path); modules missing from `host` are read back synchronously.
+    pub fn with_adapters_host(
+        self,
+        config: &AdapterConfig,
+        host: &HostWeights,
+    ) -> Result<(Self, Vec<(String, CurSelection)>)> {
         check_targets(&config.targets)?;
         let full = config.method == Method::Full;
         let wanted: Vec<&str> = config.targets.iter().map(|t| short_name(t)).collect();
@@ -327,7 +345,8 @@ impl Llama {
                     cfg.method = Method::Frozen;
                 }
                 let path = module_path(i, name);
-                let (layer, sel) = layer.attach(&path, &cfg)?;
+                let (layer, sel) =
+                    layer.attach_with(&path, &cfg, host.get(&path).map(Vec::as_slice))?;
                 if let Some(sel) = sel {
                     selections.push((path, sel));
                 }

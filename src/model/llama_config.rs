@@ -65,7 +65,7 @@ pub struct LlamaConfig {
 
 impl LlamaConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = crate::fsutil::read_to_string(path)?;
         let config: Self = serde_json::from_str(&text).map_err(|e| {
             Error::format(path, format!("not a valid Llama/Mistral config.json: {e}"))
         })?;

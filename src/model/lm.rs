@@ -5,6 +5,7 @@
 //! file is first imported into an HF-style folder in the user's cache (see
 //! [`super::gguf::import`]) and then loaded like any other folder.
 
+use super::HostWeights;
 use super::gpt2::{self, Gpt2};
 use super::llama::{self, Llama};
 use super::weights::Checkpoint;
@@ -31,7 +32,7 @@ pub enum Family {
 /// oldest hub checkpoints).
 pub fn family(dir: &Path) -> Result<Family> {
     let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = crate::fsutil::read_to_string(&path)?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::format(&path, format!("not valid JSON: {e}")))?;
     match json.get("model_type").and_then(|t| t.as_str()) {
@@ -162,16 +163,47 @@ impl LanguageModel {
         self,
         config: &AdapterConfig,
     ) -> Result<(Self, Vec<(String, CurSelection)>)> {
+        self.with_adapters_host(config, &HostWeights::new())
+    }
+
+    /// [`with_adapters`](Self::with_adapters) with host copies of the weights CUR selects from
+    /// (see [`target_weights`](Self::target_weights)).
+    pub fn with_adapters_host(
+        self,
+        config: &AdapterConfig,
+        host: &HostWeights,
+    ) -> Result<(Self, Vec<(String, CurSelection)>)> {
         Ok(match self {
             Self::Gpt2(m) => {
-                let (m, s) = m.with_adapters(config)?;
+                let (m, s) = m.with_adapters_host(config, host)?;
                 (Self::Gpt2(m), s)
             }
             Self::Llama(m) => {
-                let (m, s) = m.with_adapters(config)?;
+                let (m, s) = m.with_adapters_host(config, host)?;
                 (Self::Llama(m), s)
             }
         })
+    }
+
+    /// Host copies (`[in, out]` as stored) of the weights a CURLoRA adapter under `config` draws
+    /// its columns and rows from, read asynchronously: nothing for other methods, and only the
+    /// targeted modules (a 7B model is never copied whole).
+    pub async fn target_weights(&self, config: &AdapterConfig) -> Result<HostWeights> {
+        let mut out = HostWeights::new();
+        if config.method != Method::CurLora {
+            return Ok(out);
+        }
+        for (path, layer) in self.modules() {
+            let targeted = match self {
+                Self::Gpt2(_) => Gpt2::is_target(&path, config),
+                Self::Llama(_) => Llama::is_target(&path, config),
+            };
+            if targeted {
+                let w = crate::rt::read_f32(layer.weight.val()).await?;
+                out.insert(path, w);
+            }
+        }
+        Ok(out)
     }
 
     pub fn module(&self, path: &str) -> Result<&AdaptedLinear> {

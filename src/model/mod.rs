@@ -13,6 +13,9 @@ pub use gpt2::Gpt2;
 pub use llama::{Llama, LlamaConfig};
 pub use lm::LanguageModel;
 
+/// Host copies of weights by module path (see [`LanguageModel::target_weights`]).
+pub type HostWeights = std::collections::HashMap<String, Vec<f32>>;
+
 use crate::error::{Error, Result};
 use std::path::Path;
 use tokenizers::Tokenizer;
@@ -50,13 +53,13 @@ pub fn next_token_loss(
 /// Loads `tokenizer.json` from a model folder.
 pub fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
     let path = dir.join("tokenizer.json");
-    if !path.exists() {
+    if !crate::fsutil::exists(&path) {
         return Err(Error::io(
             &path,
             std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
         ));
     }
-    let mut tok = Tokenizer::from_file(&path)
+    let mut tok = Tokenizer::from_bytes(crate::fsutil::read(&path)?)
         .map_err(|e| Error::format(&path, format!("not a valid tokenizers file: {e}")))?;
     // Batching and windows are ours: padding or truncation saved in the file would turn pads
     // into real tokens or silently cut texts.

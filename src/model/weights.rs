@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// The bytes of one safetensors file: mapped from disk, or owned (built in memory).
 enum Bytes {
+    #[cfg(not(target_arch = "wasm32"))]
     Mapped(memmap2::Mmap),
     Owned(Vec<u8>),
 }
@@ -20,6 +21,7 @@ enum Bytes {
 impl Bytes {
     fn as_slice(&self) -> &[u8] {
         match self {
+            #[cfg(not(target_arch = "wasm32"))]
             Bytes::Mapped(m) => m,
             Bytes::Owned(v) => v,
         }
@@ -47,6 +49,28 @@ pub struct Checkpoint {
 }
 
 fn open_file(path: &Path) -> Result<File> {
+    // The embedded files, and every file in the browser (no mmap there), are read into memory.
+    if cfg!(target_arch = "wasm32") || crate::assets::embedded(path).is_some() {
+        let bytes = crate::fsutil::read(path)?;
+        check(path, &bytes)?;
+        return Ok(File {
+            path: path.to_path_buf(),
+            bytes: Bytes::Owned(bytes),
+        });
+    }
+    open_mapped(path)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn open_mapped(path: &Path) -> Result<File> {
+    Err(Error::config(format!(
+        "{}: cannot map files in the browser",
+        path.display()
+    )))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn open_mapped(path: &Path) -> Result<File> {
     let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     // SAFETY: the map is read-only; a checkpoint modified on disk while we read it is outside
     // what any loader can guard against (transformers and candle map files the same way).
@@ -75,10 +99,10 @@ impl Checkpoint {
     pub fn open_dir(dir: &Path) -> Result<Self> {
         let single = dir.join("model.safetensors");
         let index = dir.join("model.safetensors.index.json");
-        if single.exists() || !index.exists() {
+        if crate::fsutil::exists(&single) || !index.exists() {
             return Self::open(&single);
         }
-        let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
+        let text = crate::fsutil::read_to_string(&index)?;
         let json: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::format(&index, format!("not valid JSON: {e}")))?;
         let map = json

@@ -99,12 +99,12 @@ impl Control {
         self.delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
-    /// Blocks until the run may take its next step. Returns `false` when `cancelled()` became
+    /// Waits until the run may take its next step. Returns `false` when `cancelled()` became
     /// true while waiting.
-    pub fn wait_turn(&self, cursor: &mut Cursor, cancelled: impl Fn() -> bool) -> bool {
+    pub async fn wait_turn(&self, cursor: &mut Cursor, cancelled: impl Fn() -> bool) -> bool {
         let delay = self.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
-            std::thread::sleep(Duration::from_millis(delay));
+            crate::rt::sleep(Duration::from_millis(delay)).await;
         }
         loop {
             if cancelled() {
@@ -119,7 +119,7 @@ impl Control {
                 cursor.steps += 1;
                 return true;
             }
-            std::thread::sleep(Duration::from_millis(15));
+            crate::rt::sleep(Duration::from_millis(15)).await;
         }
     }
 
@@ -146,6 +146,7 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rt::block_on;
 
     #[test]
     fn single_steps_reach_every_run_once_while_paused() {
@@ -155,10 +156,10 @@ mod tests {
         c.step_once();
         c.step_once();
         for cur in [&mut a, &mut b] {
-            assert!(c.wait_turn(cur, || false));
-            assert!(c.wait_turn(cur, || false));
+            assert!(block_on(c.wait_turn(cur, || false)));
+            assert!(block_on(c.wait_turn(cur, || false)));
             // A third step is not granted: it would block, so cancel to get out.
-            assert!(!c.wait_turn(cur, || true));
+            assert!(!block_on(c.wait_turn(cur, || true)));
         }
     }
 
@@ -181,10 +182,10 @@ mod tests {
         let c = Control::default();
         let mut a = Cursor::now(&c);
         c.step_once();
-        assert!(c.wait_turn(&mut a, || false)); // running: syncs to the grant
+        assert!(block_on(c.wait_turn(&mut a, || false))); // running: syncs to the grant
         c.pause();
         assert!(
-            !c.wait_turn(&mut a, || true),
+            !block_on(c.wait_turn(&mut a, || true)),
             "no step left over from before the pause"
         );
     }

@@ -140,7 +140,8 @@ pub struct RunContext<'a> {
     pub control: Option<Arc<Control>>,
 }
 
-/// Trains `base` (on an autodiff device) on `tasks` in order with `adapter`.
+/// Trains `base` (on an autodiff device) on `tasks` in order with `adapter`, blocking this
+/// thread until done (natively; see [`run_sequence_async`] for the browser).
 pub fn run_sequence(
     base: &LanguageModel,
     tasks: &[TaskData],
@@ -149,7 +150,22 @@ pub fn run_sequence(
     cfg: &TrainConfig,
     ctx: &RunContext,
 ) -> Result<RunOutcome> {
-    let start = std::time::Instant::now();
+    crate::rt::block_on(run_sequence_async(base, tasks, heldout, adapter, cfg, ctx))
+}
+
+/// [`run_sequence`] as a future. Every value it reads back from the device (losses,
+/// predictions, perplexity, adapter snapshots, the weights CUR draws from) is read
+/// asynchronously, so it also runs on WebGPU, where a blocking read is impossible; between
+/// optimizer steps it yields to the browser so the page keeps drawing.
+pub async fn run_sequence_async(
+    base: &LanguageModel,
+    tasks: &[TaskData],
+    heldout: &[u32],
+    adapter: &AdapterConfig,
+    cfg: &TrainConfig,
+    ctx: &RunContext<'_>,
+) -> Result<RunOutcome> {
+    let start = web_time::Instant::now();
     let run = ctx.run;
     let emit = |e| ctx.events.emit(e);
     if tasks.is_empty() {
@@ -159,7 +175,8 @@ pub fn run_sequence(
         return Err(Error::config("batch sizes must be ≥ 1"));
     }
     let device = base.device();
-    let (lm, selections) = base.clone().with_adapters(adapter)?;
+    let host = base.target_weights(adapter).await?;
+    let (lm, selections) = base.clone().with_adapters_host(adapter, &host)?;
     let trainable_params = lm.trainable_params(adapter.method);
     emit(Event::RunStart {
         run,
@@ -172,14 +189,16 @@ pub fn run_sequence(
         tasks: tasks.iter().map(|t| t.name.clone()).collect(),
     });
     for (module, selection) in &selections {
-        let thumbnail = lm.module(module).ok().map(|layer| {
-            let w = layer.weight_host();
-            let w = match layer.layout {
-                Layout::InOut => w,
-                Layout::OutIn => transpose(&w, layer.shape()),
-            };
-            Thumbnail::of(&w, selection.shape, 48)
-        });
+        let thumbnail = match (lm.module(module).ok(), host.get(module)) {
+            (Some(layer), Some(w)) => {
+                let w = match layer.layout {
+                    Layout::InOut => w.clone(),
+                    Layout::OutIn => transpose(w, layer.shape()),
+                };
+                Some(Thumbnail::of(&w, selection.shape, 48))
+            }
+            _ => None,
+        };
         emit(Event::Selection {
             run,
             module: module.clone(),
@@ -191,7 +210,12 @@ pub fn run_sequence(
     let t_count = tasks.len();
     let mut accuracy = AccuracyMatrix::new(t_count);
     let mut constant = vec![vec![None; t_count]; t_count];
-    let mut perplexity = vec![cfg.perplexity.evaluate(&lm.valid(), heldout)?.perplexity];
+    let mut perplexity = vec![
+        cfg.perplexity
+            .evaluate_async(&lm.valid(), heldout)
+            .await?
+            .perplexity,
+    ];
     emit(Event::Perplexity {
         run,
         after_task: None,
@@ -257,7 +281,7 @@ pub fn run_sequence(
             for chunk in order.chunks(cfg.batch_size) {
                 let mut lr_scale = 1.0;
                 if let (Some(c), Some(cur)) = (ctx.control.as_deref(), cursor.as_mut())
-                    && c.wait_turn(cur, cancelled)
+                    && c.wait_turn(cur, cancelled).await
                 {
                     if c.take_skip(cur) {
                         emit(Event::Control {
@@ -292,7 +316,7 @@ pub fn run_sequence(
                 let logits = model.forward(&batch);
                 let labels = batch.labels_tensor(&device);
                 let loss = log_softmax(logits, 1).gather(1, labels).mean().neg();
-                let loss_value = f64::from(loss.clone().into_scalar::<f32>());
+                let loss_value = f64::from(crate::rt::read_scalar(loss.clone()).await?);
                 if !loss_value.is_finite() {
                     status = diverge(
                         format!(
@@ -323,7 +347,7 @@ pub fn run_sequence(
                 step += 1;
                 global_step += 1;
                 if cfg.snapshot_every > 0 && step.is_multiple_of(cfg.snapshot_every) {
-                    snapshots(&model.lm, run, ti, global_step, ctx.events);
+                    snapshots(&model.lm, run, ti, global_step, ctx.events).await;
                 }
                 if cfg.eval_every > 0 && step.is_multiple_of(cfg.eval_every) {
                     let lm_now = model.lm.valid();
@@ -338,7 +362,7 @@ pub fn run_sequence(
                             lm: lm_now.clone(),
                             head,
                         };
-                        let (acc, _) = evaluate(&m, other, pad_id, cfg)?;
+                        let (acc, _) = evaluate(&m, other, pad_id, cfg).await?;
                         accuracies.push((tj, acc));
                     }
                     emit(Event::Progress {
@@ -348,10 +372,11 @@ pub fn run_sequence(
                         accuracies,
                     });
                 }
+                crate::rt::yield_now().await;
             }
         }
         // The loss is checked before each update; check the result of the last one too.
-        if !params_finite(&model) {
+        if !params_finite(&model).await? {
             status = diverge(
                 format!(
                     "task `{}`: the last update made the weights non-finite; training stopped \
@@ -364,7 +389,7 @@ pub fn run_sequence(
             heads.push(last_good.head);
             break 'tasks;
         }
-        snapshots(&model.lm, run, ti, global_step, ctx.events);
+        snapshots(&model.lm, run, ti, global_step, ctx.events).await;
         heads.push(model.head.clone());
         lm = model.lm;
         // Evaluate every task trained so far, each with its own head.
@@ -374,7 +399,7 @@ pub fn run_sequence(
                 lm: valid_lm.clone(),
                 head: heads[tj].valid(),
             };
-            let (acc, preds) = evaluate(&eval_model, other, pad_id, cfg)?;
+            let (acc, preds) = evaluate(&eval_model, other, pad_id, cfg).await?;
             let flag = metrics::constant_predictor(&preds, other.num_classes);
             accuracy.set(ti, tj, acc)?;
             constant[ti][tj] = flag;
@@ -388,7 +413,11 @@ pub fn run_sequence(
                 constant_predictor: flag,
             });
         }
-        let ppl = cfg.perplexity.evaluate(&valid_lm, heldout)?.perplexity;
+        let ppl = cfg
+            .perplexity
+            .evaluate_async(&valid_lm, heldout)
+            .await?
+            .perplexity;
         perplexity.push(ppl);
         emit(Event::Perplexity {
             run,
@@ -418,38 +447,51 @@ pub fn run_sequence(
 
 /// Whether every trained tensor (adapters, head, and for a full fine-tune every weight) is
 /// finite.
-fn params_finite(model: &TaskModel) -> bool {
+async fn params_finite(model: &TaskModel) -> Result<bool> {
     use burn::module::{ModuleVisitor, Param};
-    struct Check(bool);
-    impl ModuleVisitor for Check {
+    /// `Σ|p|` of every trained tensor (finite exactly when every element is).
+    struct Sums(Vec<Tensor<1>>);
+    impl ModuleVisitor for Sums {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if self.0 && param.is_require_grad() {
-                let t = param.val();
-                let n = t.shape().num_elements();
-                let s = t.abs().sum().into_scalar::<f32>();
-                self.0 = n == 0 || s.is_finite();
+            let t = param.val();
+            if param.is_require_grad() && t.shape().num_elements() > 0 {
+                self.0.push(t.abs().sum());
             }
         }
     }
-    let mut c = Check(true);
-    model.visit(&mut c);
-    c.0
+    let mut sums = Sums(Vec::new());
+    model.visit(&mut sums);
+    if sums.0.is_empty() {
+        return Ok(true);
+    }
+    let all = crate::rt::read_f32(Tensor::cat(sums.0, 0)).await?;
+    Ok(all.iter().all(|s| s.is_finite()))
 }
 
 /// Accuracy on a task's evaluation split, and the predictions.
-fn evaluate(
+async fn evaluate(
     model: &TaskModel,
     task: &TaskData,
     pad_id: u32,
     cfg: &TrainConfig,
 ) -> Result<(f64, Vec<usize>)> {
-    let preds = predict(model, &task.eval, pad_id, cfg)?;
+    let preds = predict_async(model, &task.eval, pad_id, cfg).await?;
     let labels: Vec<usize> = task.eval.iter().map(|e| e.label).collect();
     Ok((metrics::accuracy(&preds, &labels)?, preds))
 }
 
 /// Argmax class of every example, in batches, without autodiff.
 pub fn predict(
+    model: &TaskModel,
+    data: &[Encoded],
+    pad_id: u32,
+    cfg: &TrainConfig,
+) -> Result<Vec<usize>> {
+    crate::rt::block_on(predict_async(model, data, pad_id, cfg))
+}
+
+/// [`predict`] with asynchronous reads.
+pub async fn predict_async(
     model: &TaskModel,
     data: &[Encoded],
     pad_id: u32,
@@ -462,11 +504,7 @@ pub fn predict(
         let batch = Batch::new(&items, pad_id, cfg.pooling, &device);
         let logits = model.forward(&batch);
         let [b, c] = logits.dims();
-        let v = logits
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| Error::Numeric(format!("{e:?}")))?;
+        let v = crate::rt::read_f32(logits).await?;
         for i in 0..b {
             let row = &v[i * c..(i + 1) * c];
             let best = row
@@ -496,7 +534,7 @@ fn set_alpha(lm: &mut LanguageModel, alpha: f64, adapter: &AdapterConfig) {
 }
 
 /// Emits each adapter's current state: U for CURLoRA, ‖A·B‖ for LoRA.
-fn snapshots(
+async fn snapshots(
     lm: &LanguageModel,
     run: usize,
     task: usize,
@@ -505,12 +543,7 @@ fn snapshots(
 ) {
     for (module, layer) in lm.modules() {
         if let Some(c) = &layer.cur {
-            let u =
-                c.u.val()
-                    .into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .unwrap_or_default();
+            let u = crate::rt::read_f32(c.u.val()).await.unwrap_or_default();
             let norm = u.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
             events.emit(Event::AdapterSnapshot {
                 run,
@@ -522,7 +555,10 @@ fn snapshots(
             });
         } else if let Some(l) = &layer.lora {
             let ab = l.a.val().matmul(l.b.val()).mul_scalar(l.scale);
-            let norm = f64::from(ab.powi_scalar(2).sum().sqrt().into_scalar::<f32>());
+            let norm = crate::rt::read_scalar(ab.powi_scalar(2).sum().sqrt())
+                .await
+                .map(f64::from)
+                .unwrap_or(f64::NAN);
             events.emit(Event::AdapterSnapshot {
                 run,
                 task,

@@ -11,6 +11,7 @@ pub mod schedule;
 pub use control::Control;
 pub use engine::{
     RunContext, RunOutcome, RunStatus, TaskData, TaskModel, TrainConfig, run_sequence,
+    run_sequence_async,
 };
 pub use events::{Event, EventSink, NoEvents};
 pub use head::{Head, Pooling};

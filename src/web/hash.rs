@@ -1,0 +1,384 @@
+//! The web app's state in the URL hash, so that a link reproduces a run: a teacher sets up a run,
+//! copies the address, and every student who opens it trains the same thing from the same seed.
+//!
+//! `#preset=quick&seed=1&methods=lora,curlora&rank=8&alpha=1&lr=0.006&epochs=2&rows=160&classroom=1`
+//!
+//! Keys: `preset` (`default` or `quick`), `seed`, `methods` (comma list of `lora`, `curlora`,
+//! `full`), `rank`, `alpha`, `lr`, `epochs`, `rows` (rows per task, `all` for every row),
+//! `classroom` (`1` hides the advanced controls), `tier` (`auto`, `webgpu`, `cpu`, `replay`:
+//! force a tier, e.g. to show the recorded run on a slow machine) and `tab` (the view to open).
+//! Unknown keys and bad values are reported, never silently dropped, and leave the rest intact.
+
+use crate::app::Tab;
+use crate::app::setup::Setup;
+use crate::device::DeviceChoice;
+
+/// A starting point for the run's settings, before the individual keys apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    /// The desktop default: every row of the three embedded tasks, two epochs each.
+    Default,
+    /// A shorter run for a class on a laptop: 160 rows per task (train and eval), two epochs.
+    Quick,
+}
+
+impl Preset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Default => "default",
+            Preset::Quick => "quick",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "default" => Some(Preset::Default),
+            "quick" => Some(Preset::Quick),
+            _ => None,
+        }
+    }
+
+    /// The settings this preset starts from.
+    pub fn setup(self) -> Setup {
+        let mut s = Setup::default();
+        if self == Preset::Quick {
+            s.max_rows = Some(160);
+        }
+        s
+    }
+}
+
+/// Which tier the link asks for (`auto` lets the page decide).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TierRequest {
+    #[default]
+    Auto,
+    WebGpu,
+    Cpu,
+    Replay,
+}
+
+impl TierRequest {
+    pub fn name(self) -> &'static str {
+        match self {
+            TierRequest::Auto => "auto",
+            TierRequest::WebGpu => "webgpu",
+            TierRequest::Cpu => "cpu",
+            TierRequest::Replay => "replay",
+        }
+    }
+}
+
+/// Everything a link carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkState {
+    pub preset: Preset,
+    pub setup: Setup,
+    pub tier: TierRequest,
+    pub tab: Tab,
+    /// Problems with the hash (unknown keys, bad values), to show on the page.
+    pub warnings: Vec<String>,
+}
+
+impl Default for LinkState {
+    fn default() -> Self {
+        Self {
+            preset: Preset::Quick,
+            setup: Preset::Quick.setup(),
+            tier: TierRequest::Auto,
+            tab: Tab::Accuracy,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+fn tab_name(tab: Tab) -> &'static str {
+    match tab {
+        Tab::Accuracy => "accuracy",
+        Tab::Perplexity => "perplexity",
+        Tab::Adapters => "adapters",
+        Tab::Selection => "selection",
+        Tab::Metrics => "metrics",
+    }
+}
+
+impl LinkState {
+    /// Reads a hash such as `#preset=quick&rank=4` (the leading `#` is optional). Without a
+    /// hash the browser starts from the `quick` preset.
+    pub fn parse(hash: &str) -> Self {
+        let hash = hash.trim_start_matches('#');
+        let pairs: Vec<(String, String)> = hash
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (decode(k), decode(v)),
+                None => (decode(p), String::new()),
+            })
+            .collect();
+        let mut state = LinkState::default();
+        // The preset first: the other keys refine it, whatever their order.
+        if let Some((_, v)) = pairs.iter().find(|(k, _)| k == "preset") {
+            match Preset::from_name(v) {
+                Some(p) => {
+                    state.preset = p;
+                    state.setup = p.setup();
+                }
+                None => state.warnings.push(format!(
+                    "preset `{v}` is unknown: expected default or quick (using quick)"
+                )),
+            }
+        }
+        for (k, v) in &pairs {
+            if let Err(e) = state.apply(k, v) {
+                state.warnings.push(e);
+            }
+        }
+        state
+    }
+
+    fn apply(&mut self, key: &str, v: &str) -> Result<(), String> {
+        fn num<T: std::str::FromStr>(key: &str, v: &str, what: &str) -> Result<T, String> {
+            v.parse()
+                .map_err(|_| format!("{key}=`{v}` is not {what}; ignored"))
+        }
+        let s = &mut self.setup;
+        match key {
+            "preset" => {}
+            "seed" => s.seed = num(key, v, "a whole number ≥ 0")?,
+            "rank" => {
+                let r: usize = num(key, v, "a whole number ≥ 1")?;
+                if r == 0 {
+                    return Err("rank=0: the rank must be ≥ 1; ignored".into());
+                }
+                s.rank = r;
+            }
+            "epochs" => {
+                let e: usize = num(key, v, "a whole number ≥ 1")?;
+                if e == 0 {
+                    return Err("epochs=0: at least one epoch is needed; ignored".into());
+                }
+                s.epochs = e;
+            }
+            "alpha" => {
+                let a: f64 = num(key, v, "a number")?;
+                if !a.is_finite() || a <= 0.0 {
+                    return Err(format!("alpha=`{v}` must be a number > 0; ignored"));
+                }
+                s.alpha = a;
+            }
+            "lr" => {
+                let lr: f64 = num(key, v, "a number")?;
+                if !lr.is_finite() || lr <= 0.0 {
+                    return Err(format!("lr=`{v}` must be a number > 0; ignored"));
+                }
+                s.lr = lr;
+            }
+            "rows" => {
+                s.max_rows = if v == "all" {
+                    None
+                } else {
+                    let n: usize = num(key, v, "a whole number ≥ 1 or `all`")?;
+                    if n == 0 {
+                        return Err("rows=0: a task needs rows; ignored".into());
+                    }
+                    Some(n)
+                }
+            }
+            "methods" => {
+                let (mut lora, mut cur, mut full) = (false, false, false);
+                for m in v.split(',').filter(|m| !m.is_empty()) {
+                    match m {
+                        "lora" => lora = true,
+                        "curlora" => cur = true,
+                        "full" => full = true,
+                        other => {
+                            return Err(format!(
+                                "methods: `{other}` is unknown (expected lora, curlora, full); \
+                                 ignored"
+                            ));
+                        }
+                    }
+                }
+                if !(lora || cur || full) {
+                    return Err("methods is empty; ignored".into());
+                }
+                (s.lora, s.curlora, s.full) = (lora, cur, full);
+            }
+            "classroom" => s.classroom = matches!(v, "" | "1" | "true" | "yes"),
+            "tier" => {
+                self.tier = match v {
+                    "auto" => TierRequest::Auto,
+                    "webgpu" | "gpu" => TierRequest::WebGpu,
+                    "cpu" => TierRequest::Cpu,
+                    "replay" => TierRequest::Replay,
+                    other => {
+                        return Err(format!(
+                            "tier `{other}` is unknown (expected auto, webgpu, cpu, replay); \
+                             ignored"
+                        ));
+                    }
+                }
+            }
+            "tab" => {
+                self.tab = Tab::from_name(v).ok_or_else(|| {
+                    format!(
+                        "tab `{v}` is unknown (expected accuracy, perplexity, adapters, \
+                         selection, metrics); ignored"
+                    )
+                })?
+            }
+            other => return Err(format!("`{other}` is not a setting; ignored")),
+        }
+        Ok(())
+    }
+
+    /// The hash for `setup` (and the rest of this state), written back to the address bar so
+    /// that copying the link copies the run.
+    pub fn to_hash(&self, setup: &Setup) -> String {
+        let mut methods = Vec::new();
+        for (on, name) in [
+            (setup.lora, "lora"),
+            (setup.curlora, "curlora"),
+            (setup.full, "full"),
+        ] {
+            if on {
+                methods.push(name);
+            }
+        }
+        let rows = setup
+            .max_rows
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "all".into());
+        let mut h = format!(
+            "#preset={}&seed={}&methods={}&rank={}&alpha={}&lr={}&epochs={}&rows={rows}",
+            self.preset.name(),
+            setup.seed,
+            methods.join(","),
+            setup.rank,
+            setup.alpha,
+            setup.lr,
+            setup.epochs,
+        );
+        if setup.classroom {
+            h.push_str("&classroom=1");
+        }
+        if self.tier != TierRequest::Auto {
+            h.push_str(&format!("&tier={}", self.tier.name()));
+        }
+        if self.tab != Tab::Accuracy {
+            h.push_str(&format!("&tab={}", tab_name(self.tab)));
+        }
+        h
+    }
+
+    /// The setup with the device the tier trains on.
+    pub fn setup_for(&self, gpu: bool) -> Setup {
+        let mut s = self.setup.clone();
+        s.device = if gpu {
+            DeviceChoice::Gpu
+        } else {
+            DeviceChoice::Cpu
+        };
+        s
+    }
+}
+
+/// `%XX` escapes and `+` as space, as browsers write them.
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_hash_is_the_quick_preset() {
+        let s = LinkState::parse("");
+        assert_eq!(s.preset, Preset::Quick);
+        assert_eq!(s.setup.max_rows, Some(160));
+        assert_eq!(s.tier, TierRequest::Auto);
+        assert!(s.warnings.is_empty());
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let s = LinkState::parse(
+            "#preset=default&seed=7&methods=curlora,full&rank=4&alpha=2.5&lr=0.001&epochs=3\
+             &rows=50&classroom=1&tier=cpu&tab=selection",
+        );
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        assert_eq!(s.preset, Preset::Default);
+        let u = &s.setup;
+        assert_eq!((u.seed, u.rank, u.epochs), (7, 4, 3));
+        assert_eq!((u.alpha, u.lr), (2.5, 0.001));
+        assert_eq!((u.lora, u.curlora, u.full), (false, true, true));
+        assert_eq!(u.max_rows, Some(50));
+        assert!(u.classroom);
+        assert_eq!(s.tier, TierRequest::Cpu);
+        assert_eq!(s.tab, Tab::Selection);
+    }
+
+    #[test]
+    fn a_link_round_trips() {
+        let s = LinkState::parse("#preset=default&seed=3&methods=lora&rank=2&rows=all&tier=replay");
+        let hash = s.to_hash(&s.setup);
+        let again = LinkState::parse(&hash);
+        assert_eq!(again, s, "{hash}");
+        assert!(
+            hash.contains("rows=all") && hash.contains("tier=replay"),
+            "{hash}"
+        );
+    }
+
+    #[test]
+    fn preset_applies_before_other_keys_whatever_the_order() {
+        // `rows` comes first but the preset must not overwrite it.
+        let s = LinkState::parse("rows=20&preset=default");
+        assert_eq!(s.setup.max_rows, Some(20));
+        assert_eq!(s.preset, Preset::Default);
+    }
+
+    #[test]
+    fn bad_values_are_reported_and_keep_the_rest() {
+        let s = LinkState::parse("#rank=zero&alpha=-1&methods=lora,dora&bogus=1&seed=9&tab=x");
+        assert_eq!(s.setup.seed, 9);
+        assert_eq!(s.setup.rank, Setup::default().rank);
+        assert_eq!(s.setup.alpha, Setup::default().alpha);
+        assert!(s.setup.lora && s.setup.curlora, "methods unchanged");
+        assert_eq!(s.warnings.len(), 5, "{:?}", s.warnings);
+        assert!(s.warnings.iter().any(|w| w.contains("rank=`zero`")));
+        assert!(s.warnings.iter().any(|w| w.contains("`dora`")));
+        assert!(s.warnings.iter().any(|w| w.contains("`bogus`")));
+    }
+
+    #[test]
+    fn percent_escapes_are_decoded() {
+        assert_eq!(decode("a%2Cb+c"), "a,b c");
+        assert_eq!(decode("100%"), "100%");
+        let s = LinkState::parse("methods=lora%2Ccurlora&seed=%34%32");
+        assert_eq!(s.setup.seed, 42);
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    }
+}
