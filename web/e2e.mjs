@@ -63,10 +63,17 @@ const browser = await chromium.launch({
 const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 const problems = [];
 const log = [];
+// A missing file is a failure, except the favicon the browser asks for on its own.
+page.on("response", (r) => {
+  if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) {
+    problems.push(`[http ${r.status()}] ${r.url()}`);
+  }
+});
 page.on("console", (m) => {
   const line = `[${m.type()}] ${m.text()}`;
   log.push(line);
-  if (m.type() === "error" || /panicked/.test(m.text())) problems.push(line);
+  const resource = /^Failed to load resource/.test(m.text()); // reported by "response" above
+  if ((m.type() === "error" && !resource) || /panicked/.test(m.text())) problems.push(line);
 });
 page.on("pageerror", (e) => problems.push(`[pageerror] ${e.message}`));
 
@@ -93,7 +100,15 @@ const timings = await page.evaluate(() => ({
   first_step_s: window.__curlora_first_step_s ?? null,
 })).catch(() => ({}));
 const shot = path.join(out, `web-${tier}.png`);
-await page.screenshot({ path: shot }).catch((e) => problems.push(`screenshot: ${e.message}`));
+// Through CDP: Playwright's own screenshot first waits for the page's scripts, which may be busy
+// with a training step on the CPU tier.
+try {
+  const cdp = await page.context().newCDPSession(page);
+  const { data } = await cdp.send("Page.captureScreenshot", { format: "png" });
+  fs.writeFileSync(shot, Buffer.from(data, "base64"));
+} catch (e) {
+  problems.push(`screenshot: ${e.message}`);
+}
 fs.writeFileSync(path.join(out, `web-${tier}.log`), log.join("\n") + "\n");
 await browser.close();
 server.close();

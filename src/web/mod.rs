@@ -51,7 +51,15 @@ async fn run() -> Result<(), String> {
                             invocations: limits.max_compute_invocations_per_workgroup,
                         }
                     }
-                    Err(e) => GpuProbe::Failed(e.to_string()),
+                    Err(e) => {
+                        let e = e.to_string();
+                        page::log(&format!("curlora: {e}"));
+                        GpuProbe::Failed(if e.contains("No adapter available") {
+                            "the browser offers no WebGPU adapter".into()
+                        } else {
+                            e
+                        })
+                    }
                 }
             })
         }
