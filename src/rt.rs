@@ -92,6 +92,21 @@ async fn browser_timeout(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
+/// `f`'s output, or `None` when `limit` passes first (e.g. a browser that never answers a WebGPU
+/// request: the page must not wait forever). `f` is polled before the timer, so a future that
+/// is ready at once always wins.
+pub async fn timeout<T>(f: impl Future<Output = T>, limit: Duration) -> Option<T> {
+    let mut f = std::pin::pin!(f);
+    let mut timer = std::pin::pin!(sleep(limit));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = f.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
 /// Polls every future until all are done and returns their outputs in order: several runs
 /// training side by side on one thread (the browser), each advancing whenever the others wait.
 pub async fn join_all<'a, T>(futures: Vec<Pin<Box<dyn Future<Output = T> + 'a>>>) -> Vec<T> {
@@ -182,6 +197,17 @@ mod tests {
         assert_eq!(block_on(join_all(fs)), vec![10, 20, 30]);
         // Round-robin: the first poll visits all three, later ones only the unfinished.
         assert_eq!(*log.borrow(), vec![10, 20, 30, 10, 30, 10]);
+    }
+
+    #[test]
+    fn timeout_returns_ready_values_and_gives_up_on_pending_ones() {
+        let ready = block_on(timeout(async { 7 }, Duration::from_secs(60)));
+        assert_eq!(ready, Some(7));
+        let never = block_on(timeout(
+            std::future::pending::<u8>(),
+            Duration::from_millis(10),
+        ));
+        assert_eq!(never, None);
     }
 
     #[test]

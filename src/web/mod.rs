@@ -41,7 +41,15 @@ async fn run() -> Result<(), String> {
             Some(if !page::has_webgpu() {
                 GpuProbe::NoApi
             } else {
-                match crate::device::init_browser_gpu().await {
+                let limit = std::time::Duration::from_secs(30);
+                let init = crate::rt::timeout(crate::device::init_browser_gpu(), limit)
+                    .await
+                    .unwrap_or_else(|| {
+                        Err(crate::Error::Device(
+                            "WebGPU did not answer within 30 s".into(),
+                        ))
+                    });
+                match init {
                     Ok((d, setup)) => {
                         let limits = setup.adapter.limits();
                         gpu_setup = Some(setup);
