@@ -383,21 +383,14 @@ impl Experiment {
                 .map(|(i, cfg)| {
                     let (cancel, control, on_run) = (cancel.clone(), control.clone(), &on_run);
                     scope.spawn(move || -> Result<RunReport> {
-                        let ctx = RunContext {
-                            run: i,
+                        let outcome = crate::rt::block_on(self.run_steered(
+                            i,
+                            cfg,
                             events,
                             cancel,
-                            device_name: device_name.to_string(),
-                            control: Some(control),
-                        };
-                        let outcome = run_sequence(
-                            &self.base,
-                            &self.tasks,
-                            &self.heldout,
-                            cfg,
-                            &self.spec.train,
-                            &ctx,
-                        )?;
+                            control,
+                            device_name,
+                        ))?;
                         let bytes = on_run(cfg, &outcome)?;
                         Ok(RunReport::new(cfg, &outcome, bytes))
                     })
@@ -434,22 +427,9 @@ impl Experiment {
             .map(|(i, cfg)| {
                 let (cancel, control) = (cancel.clone(), control.clone());
                 let fut = async move {
-                    let ctx = RunContext {
-                        run: i,
-                        events,
-                        cancel,
-                        device_name: device_name.to_string(),
-                        control: Some(control),
-                    };
-                    let outcome = crate::train::run_sequence_async(
-                        &self.base,
-                        &self.tasks,
-                        &self.heldout,
-                        cfg,
-                        &self.spec.train,
-                        &ctx,
-                    )
-                    .await?;
+                    let outcome = self
+                        .run_steered(i, cfg, events, cancel, control, device_name)
+                        .await?;
                     Ok(RunReport::new(cfg, &outcome, None))
                 };
                 Box::pin(fut) as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>
@@ -460,6 +440,34 @@ impl Experiment {
             .into_iter()
             .collect::<Result<Vec<_>>>()?;
         Ok(self.report(device_name, runs))
+    }
+
+    /// One run of a side-by-side session, steered by `control`.
+    async fn run_steered(
+        &self,
+        run: usize,
+        cfg: &AdapterConfig,
+        events: &dyn EventSink,
+        cancel: Arc<AtomicBool>,
+        control: Arc<crate::train::Control>,
+        device_name: &str,
+    ) -> Result<crate::train::RunOutcome> {
+        let ctx = RunContext {
+            run,
+            events,
+            cancel,
+            device_name: device_name.to_string(),
+            control: Some(control),
+        };
+        crate::train::run_sequence_async(
+            &self.base,
+            &self.tasks,
+            &self.heldout,
+            cfg,
+            &self.spec.train,
+            &ctx,
+        )
+        .await
     }
 
     fn report(&self, device_name: &str, runs: Vec<RunReport>) -> Report {

@@ -89,6 +89,27 @@ impl Live {
     }
 }
 
+/// The experiment a live session trains (with snapshots and evaluations often enough to watch)
+/// and its device, which the app is told about at once.
+fn session(
+    setup: &Setup,
+    tx: &Sender<Msg>,
+) -> Result<
+    (
+        crate::experiment::ExperimentSpec,
+        crate::device::ComputeDevice,
+    ),
+    String,
+> {
+    let assets = crate::assets::materialize().map_err(|e| e.to_string())?;
+    let mut spec = setup.to_spec(&assets)?;
+    spec.train.snapshot_every = 5;
+    spec.train.eval_every = 10;
+    let dev = crate::device::select(setup.device).map_err(|e| e.to_string())?;
+    let _ = tx.send(Msg::Device(dev.description.clone()));
+    Ok((spec, dev))
+}
+
 /// The browser's session: the same experiment, every run polled together on the page's thread;
 /// nothing is written (there is no file system).
 #[cfg(target_arch = "wasm32")]
@@ -98,12 +119,7 @@ async fn train_in_browser(
     cancel: Arc<AtomicBool>,
     control: Arc<Control>,
 ) -> Result<(), String> {
-    let assets = crate::assets::materialize().map_err(|e| e.to_string())?;
-    let mut spec = setup.to_spec(&assets)?;
-    spec.train.snapshot_every = 5;
-    spec.train.eval_every = 10;
-    let dev = crate::device::select(setup.device).map_err(|e| e.to_string())?;
-    let _ = tx.send(Msg::Device(dev.description.clone()));
+    let (spec, dev) = session(setup, tx)?;
     // Let the page draw "loading" before the (synchronous) load and tokenization.
     crate::rt::yield_now().await;
     let exp = Experiment::load(spec, &dev.device.clone().autodiff()).map_err(|e| e.to_string())?;
@@ -122,12 +138,7 @@ fn train(
     control: Arc<Control>,
     out: &std::path::Path,
 ) -> Result<(), String> {
-    let assets = crate::assets::materialize().map_err(|e| e.to_string())?;
-    let mut spec = setup.to_spec(&assets)?;
-    spec.train.snapshot_every = 5;
-    spec.train.eval_every = 10;
-    let dev = crate::device::select(setup.device).map_err(|e| e.to_string())?;
-    let _ = tx.send(Msg::Device(dev.description.clone()));
+    let (spec, dev) = session(setup, tx)?;
     let exp = Experiment::load(spec, &dev.device.clone().autodiff()).map_err(|e| e.to_string())?;
     let recording = Mutex::new(Vec::<String>::new());
     let sink = Recorder {
