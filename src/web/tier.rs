@@ -125,17 +125,16 @@ pub fn choose(request: TierRequest, probe: Option<&GpuProbe>) -> TierChoice {
     }
 }
 
-/// Batches per epoch the app's trainer uses.
-const BATCH: usize = 16;
-
 /// Optimizer steps the whole session will take (every method, every task), from the setup and
 /// the number of training rows of each task.
 pub fn planned_steps(setup: &Setup, train_rows: &[usize]) -> usize {
+    // The app trains with the engine's default batch size.
+    let batch = crate::train::TrainConfig::default().batch_size;
     let per_run: usize = train_rows
         .iter()
         .map(|&n| {
             let n = setup.max_rows.map_or(n, |m| m.min(n));
-            n.div_ceil(BATCH) * setup.epochs
+            n.div_ceil(batch) * setup.epochs
         })
         .sum();
     per_run * setup.methods().len()
