@@ -1,32 +1,31 @@
 //! curlora: fine-tune language models with CURLoRA (Fawi 2024, arXiv 2408.14572) on any GPU,
 //! and measure how it prevents catastrophic forgetting.
 //!
-//! * [`adapters`]: CUR selection, the CURLoRA and LoRA adapters, full fine-tuning.
-//! * [`model`]: GPT-2 loaded from HF checkpoints.
-//! * [`device`]: wgpu GPU or Flex CPU, chosen at run time.
+//! The map, lowest layer first; each module uses only those above it in this list:
+//!
+//! * [`core`]: errors, seeded randomness, atomic writes, the device (wgpu or Flex), the async
+//!   runtime shim, the embedded files and the cache folder.
 //! * [`kernels`]: custom WGSL kernels (adapter path, norms, colormap) with CPU references.
+//! * [`data`]: task readers (GLUE, Sentiment140, CSV/TSV/JSONL) and held-out text.
+//! * [`adapters`]: CUR selection, the adapter methods (CURLoRA, LoRA, full, frozen) and their
+//!   registry.
+//! * [`model`]: GPT-2 and Llama-family models from HF folders and GGUF, task heads, adapter
+//!   files.
+//! * [`train`]: the continual-learning engine, its events and control, perplexity, metrics,
+//!   pretraining.
+//! * [`experiment`]: experiment specs, presets, the default experiment, the run driver, reports,
+//!   plots and benchmarks.
+//! * [`app`] (desktop and browser UI) and [`web`] (the browser shell) on top; the CLI lives in
+//!   the binary.
 
 pub mod adapters;
 pub mod app;
-pub mod assets;
-pub mod bench;
+pub mod core;
 pub mod data;
-pub mod device;
-pub mod error;
-pub mod eval;
 pub mod experiment;
-pub mod fsutil;
 pub mod kernels;
-pub mod metrics;
 pub mod model;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod plots;
-pub mod presets;
-pub mod pretrain;
-pub mod report;
-pub mod rng;
-pub mod rt;
 pub mod train;
 pub mod web;
 
-pub use error::{Error, Result};
+pub use crate::core::error::{Error, Result};

@@ -9,8 +9,8 @@ use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
 use curlora::adapters::{AdaptedLinear, AdapterConfig, LoraScaling, Method, cur};
+use curlora::core::rng::Rng;
 use curlora::model::Gpt2Config;
-use curlora::rng::Rng;
 
 const N_IN: usize = 12;
 const N_OUT: usize = 20;
@@ -75,7 +75,7 @@ fn selection() -> cur::CurSelection {
         &w,
         [N_IN, N_OUT],
         &cfg.selection_config(),
-        curlora::rng::derive_seed(11, "test"),
+        curlora::core::rng::derive_seed(11, "test"),
     )
     .unwrap()
 }

@@ -1,8 +1,8 @@
 //! The app's state, rebuilt from the recorded run's events, shows the engine's numbers.
 
 use curlora::app::state::{RECORDED_RUN, Session, parse_recording};
-use curlora::metrics::summarize;
 use curlora::train::Event;
+use curlora::train::metrics::summarize;
 
 #[test]
 fn replaying_the_recording_rebuilds_the_engines_numbers() {

@@ -14,7 +14,7 @@ use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
 
 fn gpu_available() -> bool {
-    let ok = !curlora::device::list_adapters().is_empty();
+    let ok = !curlora::core::device::list_adapters().is_empty();
     if !ok {
         assert!(
             std::env::var("CURLORA_REQUIRE_GPU").as_deref() != Ok("1"),
@@ -191,7 +191,7 @@ fn burn_and_the_renderer_share_one_device() {
     if !gpu_available() {
         return;
     }
-    let (dev, s) = curlora::device::gpu_shared().unwrap();
+    let (dev, s) = curlora::core::device::gpu_shared().unwrap();
     let setup = eframe::egui_wgpu::WgpuSetup::Existing(eframe::egui_wgpu::WgpuSetupExisting {
         instance: s.instance,
         adapter: s.adapter,

@@ -7,8 +7,8 @@ use burn::tensor::Device;
 use common::fixture;
 use curlora::adapters::cur::{self, SelectionConfig, SelectionMode};
 use curlora::adapters::{AdapterConfig, Method};
+use curlora::core::rng::{Rng, derive_seed};
 use curlora::model::LanguageModel;
-use curlora::rng::{Rng, derive_seed};
 
 /// `[in, out]` = `[6, 10]` with columns 0..3 and row 0 scaled down (low energy).
 fn weight() -> Vec<f32> {

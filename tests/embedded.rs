@@ -2,7 +2,8 @@
 //! perplexity recorded in `assets/README.md`, and a shortened default run writes a full report.
 
 use burn::tensor::Device;
-use curlora::assets;
+use curlora::core::embedded as assets;
+use curlora::experiment::default_experiment;
 use curlora::model::{self, LanguageModel};
 use std::path::Path;
 
@@ -41,7 +42,7 @@ fn embedded_model_gives_the_recorded_perplexity() {
         .parse()
         .unwrap();
     let dir = assets::materialize().unwrap();
-    let spec = assets::default_experiment(&dir);
+    let spec = default_experiment(&dir);
     let m = LanguageModel::load(&dir.join("model"), &Device::flex()).unwrap();
     let tok = model::load_tokenizer(&dir.join("model")).unwrap();
     let held = std::fs::read_to_string(&spec.perplexity.text).unwrap();
@@ -106,8 +107,8 @@ fn a_shortened_default_run_writes_a_full_report() {
 /// `eval` events give the metrics its `run_end` events report.
 #[test]
 fn the_recorded_run_replays_consistently() {
-    use curlora::metrics::{AccuracyMatrix, summarize};
     use curlora::train::Event;
+    use curlora::train::metrics::{AccuracyMatrix, summarize};
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/recorded-run.jsonl"),
     )

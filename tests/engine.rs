@@ -6,10 +6,11 @@ mod common;
 
 use burn::tensor::Device;
 use common::*;
-use curlora::adapters::{AdapterConfig, Method, store};
-use curlora::eval::PerplexityMode;
+use curlora::adapters::{AdapterConfig, Method};
 use curlora::experiment::{Experiment, ExperimentSpec, TaskFormat, TaskSpec};
 use curlora::model::LanguageModel;
+use curlora::model::store;
+use curlora::train::perplexity::PerplexityMode;
 use curlora::train::{NoEvents, RunContext, RunStatus, Schedule, TaskModel, run_sequence};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ fn tmp(tag: &str) -> PathBuf {
 }
 
 fn spec() -> ExperimentSpec {
-    let mut s = curlora::presets::paper_gpt2_fixed(&PathBuf::from("/nonexistent"));
+    let mut s = curlora::experiment::presets::paper_gpt2_fixed(&PathBuf::from("/nonexistent"));
     s.preset = None;
     s.model = Some(fixture("tiny-gpt2"));
     s.methods = vec![Method::Lora, Method::CurLora, Method::Full];

@@ -33,7 +33,7 @@ fn tokenizer_and_eval_match_transformers() {
     let ids = model::encode(&tok, &text, &sample).unwrap();
     assert_eq!(&ids[..g.eval_ids.len()], &g.eval_ids[..]);
     let model = LanguageModel::load(&dir, &Device::flex()).unwrap();
-    let r = curlora::eval::first_window(&model, &ids, g.eval_max_tokens).unwrap();
+    let r = curlora::train::perplexity::first_window(&model, &ids, g.eval_max_tokens).unwrap();
     assert_eq!(r.tokens, g.eval_max_tokens);
     assert!(
         (r.loss - g.eval_loss).abs() < 1e-4,
@@ -78,8 +78,8 @@ fn sliding_window_perplexity_matches_hand_computation() {
     let g = golden();
     let model = LanguageModel::load(&fixture("tiny-gpt2"), &Device::flex()).unwrap();
     let ids = &g.eval_ids[..40];
-    let one = curlora::eval::first_window(&model, ids, 40).unwrap();
-    let s = curlora::eval::sliding_window(&model, ids, 64, 32).unwrap();
+    let one = curlora::train::perplexity::first_window(&model, ids, 40).unwrap();
+    let s = curlora::train::perplexity::sliding_window(&model, ids, 64, 32).unwrap();
     assert!(
         (s.loss - one.loss).abs() < 1e-6,
         "{} vs {}",
@@ -87,14 +87,14 @@ fn sliding_window_perplexity_matches_hand_computation() {
         one.loss
     );
     let chunk = |a: usize, b: usize| {
-        curlora::eval::first_window(&model, &ids[a..b], 64)
+        curlora::train::perplexity::first_window(&model, &ids[a..b], 64)
             .unwrap()
             .loss
     };
     let expected = (15.0 * chunk(0, 16) + 15.0 * chunk(16, 32) + 7.0 * chunk(32, 40)) / 37.0;
-    let s = curlora::eval::sliding_window(&model, ids, 16, 16).unwrap();
+    let s = curlora::train::perplexity::sliding_window(&model, ids, 16, 16).unwrap();
     assert!((s.loss - expected).abs() < 1e-5, "{} vs {expected}", s.loss);
     // Overlapping windows give each scored token more context than disjoint ones.
-    let overlap = curlora::eval::sliding_window(&model, ids, 16, 8).unwrap();
+    let overlap = curlora::train::perplexity::sliding_window(&model, ids, 16, 8).unwrap();
     assert!(overlap.loss.is_finite() && overlap.tokens == 40);
 }

@@ -12,9 +12,9 @@ use burn::module::Param;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use common::*;
 use curlora::adapters::{AdaptedLinear, AdapterConfig, CurPath, Method};
-use curlora::device::{self, DeviceChoice};
+use curlora::core::device::{self, DeviceChoice};
+use curlora::core::rng::Rng;
 use curlora::kernels::{self, colormap, cur_adapter};
-use curlora::rng::Rng;
 use std::sync::OnceLock;
 
 /// WGSL dispatches of `names` issued by `f` on this thread: proves the wgpu results come from

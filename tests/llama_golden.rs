@@ -9,9 +9,10 @@ mod common;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
-use curlora::adapters::{AdapterConfig, Method, store};
+use curlora::adapters::{AdapterConfig, Method};
+use curlora::core::rng::Rng;
+use curlora::model::store;
 use curlora::model::{self, LanguageModel, LlamaConfig};
-use curlora::rng::Rng;
 
 const TOL: f32 = 1e-4;
 
@@ -67,7 +68,7 @@ fn tokenizer_and_eval_match_transformers() {
         let ids = model::encode(&tok, &text, &sample).unwrap();
         assert_eq!(&ids[..g.eval_ids.len()], &g.eval_ids[..]);
         let m = LanguageModel::load(&d, &Device::flex()).unwrap();
-        let r = curlora::eval::first_window(&m, &ids, g.eval_max_tokens).unwrap();
+        let r = curlora::train::perplexity::first_window(&m, &ids, g.eval_max_tokens).unwrap();
         assert!(
             (r.loss - g.eval_loss).abs() < 1e-4,
             "{dir}: {} vs {}",

@@ -1,7 +1,7 @@
 //! Continual-learning metrics on hand-computed matrices and edge cases.
 
 use approx::assert_abs_diff_eq;
-use curlora::metrics::{
+use curlora::train::metrics::{
     AccuracyMatrix, CONSTANT_PREDICTOR_THRESHOLD, acc, accuracy, bwt, constant_predictor,
     constant_predictor_at, forgetting, summarize,
 };

@@ -10,7 +10,7 @@
 mod common;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use curlora::device::{self, DeviceChoice};
+use curlora::core::device::{self, DeviceChoice};
 use curlora::model::{self, LanguageModel};
 use std::path::PathBuf;
 
@@ -45,7 +45,7 @@ fn check(device: &Device, label: &str) {
         "{label}: loaded {} in {:.1} s (peak RSS {:.0} MiB)",
         m.arch(),
         t0.elapsed().as_secs_f64(),
-        curlora::bench::peak_rss().unwrap_or(0) as f64 / 1048576.0
+        curlora::experiment::bench::peak_rss().unwrap_or(0) as f64 / 1048576.0
     );
     let dir = model::lm::resolve(&path).unwrap();
     let tok = model::load_tokenizer(&dir).unwrap();

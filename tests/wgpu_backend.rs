@@ -12,9 +12,9 @@ use burn::module::Param;
 use burn::tensor::Device;
 use common::*;
 use curlora::adapters::{AdapterConfig, Method};
-use curlora::device::{self, DeviceChoice};
+use curlora::core::device::{self, DeviceChoice};
+use curlora::core::rng::Rng;
 use curlora::model::LanguageModel;
-use curlora::rng::Rng;
 use std::sync::OnceLock;
 
 fn gpu() -> Option<Device> {

@@ -17,8 +17,8 @@
 //! Everything is computed in f64 from the f32 weights, so no sum can overflow or lose the
 //! small probabilities (the reference's issue #1 was an `inf` sum in half precision).
 
-use crate::error::{Error, Result};
-use crate::rng::Rng;
+use crate::core::error::{Error, Result};
+use crate::core::rng::Rng;
 use serde::{Deserialize, Serialize};
 
 /// How selection probabilities are derived from the energies.
@@ -178,7 +178,7 @@ pub fn sample(probs: &[f64], k: usize, replacement: bool, rng: &mut Rng) -> Resu
 /// Selects `rank` columns and rows of a row-major `[in, out]` weight.
 ///
 /// Columns are drawn first, then rows, from one generator seeded with `seed` (callers that
-/// adapt several matrices pass a per-module seed from [`crate::rng::derive_seed`]).
+/// adapt several matrices pass a per-module seed from [`crate::core::rng::derive_seed`]).
 pub fn select(
     w: &[f32],
     shape: [usize; 2],

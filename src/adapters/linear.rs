@@ -9,8 +9,8 @@ use super::cur::{self, CurSelection};
 use super::curlora::CurLora;
 use super::lora::Lora;
 use super::{AdapterConfig, Method};
-use crate::error::Result;
-use crate::rng::Rng;
+use crate::core::error::Result;
+use crate::core::rng::Rng;
 use burn::module::{Module, Param};
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -153,7 +153,7 @@ impl AdaptedLinear {
                     Some(w) => w.to_vec(),
                     None => layer.weight_host(),
                 };
-                let seed = crate::rng::derive_seed(config.seed, name);
+                let seed = crate::core::rng::derive_seed(config.seed, name);
                 let sel = layer
                     .select_on(&w, &config.selection_config(), seed)
                     .map_err(|e| crate::Error::config(format!("module {name}: {e}")))?;

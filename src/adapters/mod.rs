@@ -4,7 +4,6 @@ pub mod cur;
 pub mod curlora;
 pub mod linear;
 pub mod lora;
-pub mod store;
 
 pub use cur::{CurSelection, SelectionConfig, SelectionMode};
 pub use curlora::CurPath;

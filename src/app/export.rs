@@ -14,7 +14,7 @@ pub fn copy_session(from: &Path, to: &Path, adapters_only: bool) -> Result<usize
             let p = e.path();
             if p.is_file() {
                 let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-                crate::fsutil::write_atomic(&dst.join(e.file_name()), &bytes)
+                crate::core::fsutil::write_atomic(&dst.join(e.file_name()), &bytes)
                     .map_err(|e| e.to_string())?;
                 n += 1;
             }
@@ -44,7 +44,7 @@ pub fn save_png(image: &egui::ColorImage, path: &Path) -> Result<(), String> {
         image::ExtendedColorType::Rgba8,
     )
     .map_err(|e| format!("PNG encoding failed: {e}"))?;
-    crate::fsutil::write_atomic(path, &png).map_err(|e| e.to_string())
+    crate::core::fsutil::write_atomic(path, &png).map_err(|e| e.to_string())
 }
 
 /// Asks egui for a screenshot of the next frame and writes it to `path` when it arrives; the

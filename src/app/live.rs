@@ -55,7 +55,7 @@ impl Live {
             .duration_since(web_time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let out = crate::assets::cache_root().join(format!("sessions/{stamp}"));
+        let out = crate::core::embedded::cache_root().join(format!("sessions/{stamp}"));
         let (setup, stop, dir, ctl) = (setup.clone(), cancel.clone(), out.clone(), control.clone());
         #[cfg(not(target_arch = "wasm32"))]
         std::thread::spawn(move || {
@@ -97,15 +97,15 @@ fn session(
 ) -> Result<
     (
         crate::experiment::ExperimentSpec,
-        crate::device::ComputeDevice,
+        crate::core::device::ComputeDevice,
     ),
     String,
 > {
-    let assets = crate::assets::materialize().map_err(|e| e.to_string())?;
+    let assets = crate::core::embedded::materialize().map_err(|e| e.to_string())?;
     let mut spec = setup.to_spec(&assets)?;
     spec.train.snapshot_every = 5;
     spec.train.eval_every = 10;
-    let dev = crate::device::select(setup.device).map_err(|e| e.to_string())?;
+    let dev = crate::core::device::select(setup.device).map_err(|e| e.to_string())?;
     let _ = tx.send(Msg::Device(dev.description.clone()));
     Ok((spec, dev))
 }
@@ -121,7 +121,7 @@ async fn train_in_browser(
 ) -> Result<(), String> {
     let (spec, dev) = session(setup, tx)?;
     // Let the page draw "loading" before the (synchronous) load and tokenization.
-    crate::rt::yield_now().await;
+    crate::core::runtime::yield_now().await;
     let exp = Experiment::load(spec, &dev.device.clone().autodiff()).map_err(|e| e.to_string())?;
     let sink = Forward(Mutex::new(tx.clone()));
     exp.run_side_by_side_async(&dev.description, &sink, cancel, control)
@@ -162,9 +162,9 @@ fn train(
         })
         .map_err(|e| e.to_string())?;
     report.write(out).map_err(|e| e.to_string())?;
-    crate::plots::write_all(&report, out).map_err(|e| e.to_string())?;
+    crate::experiment::plots::write_all(&report, out).map_err(|e| e.to_string())?;
     let lines = recording.into_inner().unwrap_or_default();
-    crate::fsutil::write_atomic(
+    crate::core::fsutil::write_atomic(
         &out.join("events.jsonl"),
         (lines.join("\n") + "\n").as_bytes(),
     )

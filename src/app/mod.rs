@@ -260,7 +260,7 @@ impl CurloraApp {
         if let Some(p) = &self.settings_path
             && let Ok(json) = serde_json::to_vec_pretty(&self.setup)
         {
-            let _ = crate::fsutil::write_atomic(p, &json);
+            let _ = crate::core::fsutil::write_atomic(p, &json);
         }
     }
 
@@ -527,9 +527,9 @@ pub fn run_with(launch: Launch) -> Result<(), String> {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     let share = match setup.device {
-        crate::device::DeviceChoice::Cpu => false,
-        crate::device::DeviceChoice::Gpu => true,
-        crate::device::DeviceChoice::Auto => crate::device::has_hardware_gpu(),
+        crate::core::device::DeviceChoice::Cpu => false,
+        crate::core::device::DeviceChoice::Gpu => true,
+        crate::core::device::DeviceChoice::Auto => crate::core::device::has_hardware_gpu(),
     };
     let mut options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default().with_inner_size([1360.0, 860.0]),
@@ -537,7 +537,7 @@ pub fn run_with(launch: Launch) -> Result<(), String> {
     };
     let mut devices = "drawing: egui's wgpu device; training: CPU (Flex)".to_string();
     if share {
-        match crate::device::gpu_shared() {
+        match crate::core::device::gpu_shared() {
             Ok((d, s)) => {
                 options.wgpu_options.wgpu_setup =
                     eframe::egui_wgpu::WgpuSetup::Existing(eframe::egui_wgpu::WgpuSetupExisting {

@@ -3,7 +3,7 @@
 
 use super::files;
 use crate::adapters::Method;
-use crate::device::DeviceChoice;
+use crate::core::device::DeviceChoice;
 use crate::experiment::{ExperimentSpec, TaskFormat, TaskSpec};
 use crate::model::lm::{self, Family};
 use crate::train::Schedule;
@@ -94,7 +94,7 @@ impl Setup {
 
     /// The experiment these settings describe, on the embedded assets unpacked in `assets`.
     pub fn to_spec(&self, assets: &Path) -> Result<ExperimentSpec, String> {
-        let mut spec = crate::assets::default_experiment(assets);
+        let mut spec = crate::experiment::default_experiment(assets);
         if let Some(m) = &self.model {
             spec.model = Some(m.clone());
             spec.preset = Some("custom".into());

@@ -2,9 +2,9 @@
 //! from a live run or from a recording. Pure data, no UI.
 
 use crate::adapters::{CurSelection, Method};
-use crate::metrics::{AccuracyMatrix, ContinualSummary};
 use crate::train::Event;
 use crate::train::events::Thumbnail;
+use crate::train::metrics::{AccuracyMatrix, ContinualSummary};
 use std::collections::BTreeMap;
 
 /// One adapted module over a run: its latest `U` (empty for LoRA), the norm history

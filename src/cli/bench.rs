@@ -1,5 +1,5 @@
-use curlora::bench::{self, BenchResult};
-use curlora::device::DeviceChoice;
+use curlora::core::device::DeviceChoice;
+use curlora::experiment::bench::{self, BenchResult};
 
 /// Modes that only make sense on wgpu: on Flex the kernel path is the `curlora` tensor ops.
 const GPU_ONLY: [&str; 1] = ["curlora-kernel"];
@@ -84,7 +84,7 @@ pub fn run(args: &BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     config.n_layer = args.layers;
     config.vocab_size = args.vocab;
     if let Some(mode) = &args.single {
-        let dev = curlora::device::select(choice)?;
+        let dev = curlora::core::device::select(choice)?;
         let r: BenchResult = bench::run_mode(
             &config,
             mode,
@@ -134,7 +134,7 @@ fn run_device(
     choice: DeviceChoice,
 ) -> anyhow::Result<DeviceRun> {
     let exe = std::env::current_exe()?;
-    let dev = curlora::device::select(choice)?;
+    let dev = curlora::core::device::select(choice)?;
     let mut steps: Vec<Line> = Vec::new();
     for mode in &args.modes {
         if !dev.is_gpu && GPU_ONLY.contains(&mode.as_str()) {

@@ -1,4 +1,4 @@
-use curlora::device::DeviceChoice;
+use curlora::core::device::DeviceChoice;
 use curlora::model::{self, LanguageModel};
 use std::path::PathBuf;
 
@@ -23,7 +23,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: &EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
-    let dev = curlora::device::select(choice)?;
+    let dev = curlora::core::device::select(choice)?;
     let started = std::time::Instant::now();
     let model = LanguageModel::load(&args.model, &dev.device)?;
     let load_seconds = started.elapsed().as_secs_f64();
@@ -34,8 +34,8 @@ pub fn run(args: &EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         curlora::data::read_text(&args.text)?
     };
     let ids = model::encode(&tokenizer, &text, &args.text)?;
-    let r = curlora::eval::first_window(&model, &ids, args.max_tokens)?;
-    let rss = curlora::bench::peak_rss();
+    let r = curlora::train::perplexity::first_window(&model, &ids, args.max_tokens)?;
+    let rss = curlora::experiment::bench::peak_rss();
     if args.json {
         let mut v = serde_json::to_value(&r)?;
         v["load_seconds"] = serde_json::json!(load_seconds);

@@ -1,4 +1,4 @@
-use curlora::device::{self, DeviceChoice};
+use curlora::core::device::{self, DeviceChoice};
 
 #[derive(clap::Args, Debug)]
 pub struct InfoArgs {

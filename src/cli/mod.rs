@@ -10,7 +10,7 @@ pub mod run;
 pub mod select;
 
 use clap::{Parser, Subcommand};
-use curlora::device::DeviceChoice;
+use curlora::core::device::DeviceChoice;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -1,8 +1,8 @@
-use curlora::device::DeviceChoice;
-use curlora::error::Error;
-use curlora::fsutil::write_atomic;
+use curlora::core::device::DeviceChoice;
+use curlora::core::error::Error;
+use curlora::core::fsutil::write_atomic;
 use curlora::model::{self, Gpt2, Gpt2Config};
-use curlora::pretrain::{self, PretrainConfig, PretrainState};
+use curlora::train::pretrain::{self, PretrainConfig, PretrainState};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -48,7 +48,7 @@ pub struct PretrainArgs {
 }
 
 pub fn run(args: &PretrainArgs, choice: DeviceChoice) -> anyhow::Result<()> {
-    let dev = curlora::device::select(choice)?;
+    let dev = curlora::core::device::select(choice)?;
     eprintln!("device: {}", dev.description);
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let mut texts = Vec::new();

@@ -1,5 +1,5 @@
 use curlora::adapters::Method;
-use curlora::device::DeviceChoice;
+use curlora::core::device::DeviceChoice;
 use curlora::experiment::{Experiment, ExperimentSpec};
 use curlora::train::Event;
 use curlora::train::engine::label;
@@ -59,12 +59,14 @@ pub struct RunArgs {
 fn spec(args: &RunArgs) -> anyhow::Result<ExperimentSpec> {
     let mut s = match (&args.preset, &args.config) {
         (Some(p), _) if p == "default" => {
-            curlora::assets::default_experiment(&curlora::assets::materialize()?)
+            curlora::experiment::default_experiment(&curlora::core::embedded::materialize()?)
         }
-        (Some(p), _) => curlora::presets::preset(p, &args.data_dir)?,
+        (Some(p), _) => curlora::experiment::presets::preset(p, &args.data_dir)?,
         (None, Some(c)) => ExperimentSpec::from_toml_file(c)?,
         // No experiment named: the embedded default (tiny model, three tasks, offline).
-        (None, None) => curlora::assets::default_experiment(&curlora::assets::materialize()?),
+        (None, None) => {
+            curlora::experiment::default_experiment(&curlora::core::embedded::materialize()?)
+        }
     };
     if let Some(m) = &args.model {
         s.model = Some(m.clone());
@@ -108,7 +110,7 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         print!("{}", spec.to_toml());
         return Ok(());
     }
-    let dev = curlora::device::select(choice)?;
+    let dev = curlora::core::device::select(choice)?;
     eprintln!("device: {}", dev.description);
     let exp = Experiment::load(spec, &dev.device.clone().autodiff())?;
     for (path, n, first) in &exp.skipped {
@@ -158,7 +160,7 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     drop(tx);
     let _ = printer.join();
     report.write(&out)?;
-    let plots = curlora::plots::write_all(&report, &out)?;
+    let plots = curlora::experiment::plots::write_all(&report, &out)?;
     println!("{}", report.markdown());
     eprintln!(
         "wrote {0}/report.json, report.csv, report.md, {1} PNG plots and {0}/adapters/",

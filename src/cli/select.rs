@@ -1,8 +1,8 @@
 use curlora::adapters::linear::Layout;
 use curlora::adapters::{SelectionConfig, SelectionMode};
-use curlora::device::DeviceChoice;
+use curlora::core::device::DeviceChoice;
+use curlora::core::rng::derive_seed;
 use curlora::model::LanguageModel;
-use curlora::rng::derive_seed;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -31,7 +31,7 @@ pub struct SelectArgs {
 }
 
 pub fn run(args: &SelectArgs, choice: DeviceChoice) -> anyhow::Result<()> {
-    let dev = curlora::device::select(choice)?;
+    let dev = curlora::core::device::select(choice)?;
     let model = LanguageModel::load(&args.model, &dev.device)?;
     let module = model.module(&args.module)?;
     let config = SelectionConfig {

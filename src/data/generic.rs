@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::csv::{CsvError, CsvReader, Record};
 use super::{Collector, Dataset, Example, LoadOptions, LoadReport, numbered_lines, read_utf8};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// File layout of a generic dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::{Collector, Dataset, Example, LoadOptions, LoadReport, numbered_lines, read_utf8};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// MRPC class names, as in HF `glue/mrpc` (`Quality` 0 / 1).
 pub const MRPC_LABELS: [&str; 2] = ["not_equivalent", "equivalent"];

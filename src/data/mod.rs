@@ -21,7 +21,7 @@ pub mod text;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 pub use generic::{Column, GenericSpec, TableFormat, read_generic};
 pub use glue::{read_mrpc, read_sst2};
@@ -186,7 +186,7 @@ pub(crate) fn decode_utf8(path: &Path, bytes: Vec<u8>) -> Result<String> {
 
 /// Reads a whole file as UTF-8 text (see [`decode_utf8`]).
 pub(crate) fn read_utf8(path: &Path) -> Result<String> {
-    let bytes = crate::fsutil::read(path)?;
+    let bytes = crate::core::fsutil::read(path)?;
     decode_utf8(path, bytes)
 }
 

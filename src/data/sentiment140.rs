@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::csv::{CsvError, CsvReader};
 use super::{Collector, Dataset, Example, LoadOptions, LoadReport, read_utf8};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// Number of fields in every Sentiment140 row.
 pub const FIELDS: usize = 6;

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use super::read_utf8;
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// Reads a whole text file: UTF-8 required (error names the byte offset), byte-order mark
 /// dropped, empty file rejected.

@@ -1,6 +1,6 @@
 //! GPT-2 hyper-parameters, read from an HF `config.json`.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -49,7 +49,7 @@ pub enum Activation {
 
 impl Gpt2Config {
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = crate::fsutil::read_to_string(path)?;
+        let text = crate::core::fsutil::read_to_string(path)?;
         let config: Self = serde_json::from_str(&text)
             .map_err(|e| Error::format(path, format!("not a valid GPT-2 config.json: {e}")))?;
         config.validate(path)?;

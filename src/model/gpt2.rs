@@ -15,7 +15,7 @@ use super::HostWeights;
 use super::config::{Activation, Gpt2Config};
 use super::weights::Checkpoint;
 use crate::adapters::{AdaptedLinear, AdapterConfig, CurSelection, Method};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use burn::module::{Module, Param};
 use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};

@@ -19,7 +19,7 @@ use super::HostWeights;
 use super::gpt2::{attention_mask, host};
 use super::weights::Checkpoint;
 use crate::adapters::{AdaptedLinear, AdapterConfig, CurSelection, Method};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use burn::module::{Module, Param};
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};

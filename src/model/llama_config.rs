@@ -2,7 +2,7 @@
 //! top-level `rope_theta` and the transformers-5 `rope_parameters`).
 
 use crate::adapters::Method;
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -65,7 +65,7 @@ pub struct LlamaConfig {
 
 impl LlamaConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = crate::fsutil::read_to_string(path)?;
+        let text = crate::core::fsutil::read_to_string(path)?;
         let config: Self = serde_json::from_str(&text).map_err(|e| {
             Error::format(path, format!("not a valid Llama/Mistral config.json: {e}"))
         })?;

@@ -10,7 +10,7 @@ use super::gpt2::{self, Gpt2};
 use super::llama::{self, Llama};
 use super::weights::Checkpoint;
 use crate::adapters::{AdaptedLinear, AdapterConfig, CurSelection, Method};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ pub enum Family {
 /// oldest hub checkpoints).
 pub fn family(dir: &Path) -> Result<Family> {
     let path = dir.join("config.json");
-    let text = crate::fsutil::read_to_string(&path)?;
+    let text = crate::core::fsutil::read_to_string(&path)?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::format(&path, format!("not valid JSON: {e}")))?;
     match json.get("model_type").and_then(|t| t.as_str()) {
@@ -71,7 +71,7 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let dir = crate::assets::cache_root().join(format!("gguf-{stem}-{}", &key[..12]));
+    let dir = crate::core::embedded::cache_root().join(format!("gguf-{stem}-{}", &key[..12]));
     // `import` writes config.json last, so a folder that has one is complete.
     if dir.join("config.json").exists() {
         return Ok(dir);
@@ -199,7 +199,7 @@ impl LanguageModel {
                 Self::Llama(_) => Llama::is_target(&path, config),
             };
             if targeted {
-                let w = crate::rt::read_f32(layer.weight.val()).await?;
+                let w = crate::core::runtime::read_f32(layer.weight.val()).await?;
                 out.insert(path, w);
             }
         }

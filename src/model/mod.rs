@@ -3,20 +3,23 @@
 pub mod config;
 pub mod gguf;
 pub mod gpt2;
+pub mod head;
 pub mod llama;
 pub mod llama_config;
 pub mod lm;
+pub mod store;
 pub mod weights;
 
 pub use config::Gpt2Config;
 pub use gpt2::Gpt2;
+pub use head::{Head, Pooling};
 pub use llama::{Llama, LlamaConfig};
 pub use lm::LanguageModel;
 
 /// Host copies of weights by module path (see [`LanguageModel::target_weights`]).
 pub type HostWeights = std::collections::HashMap<String, Vec<f32>>;
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use std::path::Path;
 use tokenizers::Tokenizer;
 
@@ -53,13 +56,13 @@ pub fn next_token_loss(
 /// Loads `tokenizer.json` from a model folder.
 pub fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
     let path = dir.join("tokenizer.json");
-    if !crate::fsutil::exists(&path) {
+    if !crate::core::fsutil::exists(&path) {
         return Err(Error::io(
             &path,
             std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
         ));
     }
-    let mut tok = Tokenizer::from_bytes(crate::fsutil::read(&path)?)
+    let mut tok = Tokenizer::from_bytes(crate::core::fsutil::read(&path)?)
         .map_err(|e| Error::format(&path, format!("not a valid tokenizers file: {e}")))?;
     // Batching and windows are ours: padding or truncation saved in the file would turn pads
     // into real tokens or silently cut texts.

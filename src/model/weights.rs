@@ -6,7 +6,7 @@
 //! memory before converting each tensor would hold two copies of the model at once. Each tensor
 //! is converted to f32 on its own when the model asks for it.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,8 +50,8 @@ pub struct Checkpoint {
 
 fn open_file(path: &Path) -> Result<File> {
     // The embedded files, and every file in the browser (no mmap there), are read into memory.
-    if cfg!(target_arch = "wasm32") || crate::assets::embedded(path).is_some() {
-        let bytes = crate::fsutil::read(path)?;
+    if cfg!(target_arch = "wasm32") || crate::core::embedded::embedded(path).is_some() {
+        let bytes = crate::core::fsutil::read(path)?;
         check(path, &bytes)?;
         return Ok(File {
             path: path.to_path_buf(),
@@ -99,10 +99,10 @@ impl Checkpoint {
     pub fn open_dir(dir: &Path) -> Result<Self> {
         let single = dir.join("model.safetensors");
         let index = dir.join("model.safetensors.index.json");
-        if crate::fsutil::exists(&single) || !index.exists() {
+        if crate::core::fsutil::exists(&single) || !index.exists() {
             return Self::open(&single);
         }
-        let text = crate::fsutil::read_to_string(&index)?;
+        let text = crate::core::fsutil::read_to_string(&index)?;
         let json: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::format(&index, format!("not valid JSON: {e}")))?;
         let map = json

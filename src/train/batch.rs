@@ -1,8 +1,8 @@
 //! Tokenized examples and padded batches.
 
+use crate::core::error::{Error, Result};
 use crate::data::{Dataset, PairEncoding};
-use crate::error::{Error, Result};
-use crate::train::head::Pooling;
+use crate::model::head::Pooling;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use tokenizers::Tokenizer;
 

@@ -104,7 +104,7 @@ impl Control {
     pub async fn wait_turn(&self, cursor: &mut Cursor, cancelled: impl Fn() -> bool) -> bool {
         let delay = self.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
-            crate::rt::sleep(Duration::from_millis(delay)).await;
+            crate::core::runtime::sleep(Duration::from_millis(delay)).await;
         }
         loop {
             if cancelled() {
@@ -119,7 +119,7 @@ impl Control {
                 cursor.steps += 1;
                 return true;
             }
-            crate::rt::sleep(Duration::from_millis(15)).await;
+            crate::core::runtime::sleep(Duration::from_millis(15)).await;
         }
     }
 
@@ -146,7 +146,7 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rt::block_on;
+    use crate::core::runtime::block_on;
 
     #[test]
     fn single_steps_reach_every_run_once_while_paused() {

@@ -2,18 +2,19 @@
 //! head per task (with the adapter), evaluates every task seen so far with its own head, tracks
 //! held-out perplexity with the original LM head, and reports everything as [`Event`]s.
 
+use super::adapter_state::{set_alpha, snapshots};
 use super::batch::{Batch, Encoded};
 use super::control::{Control, Cursor};
 use super::events::{Event, EventSink, Thumbnail};
-use super::head::{Head, Pooling, pool};
 use super::schedule::Schedule;
 use crate::adapters::linear::{Layout, transpose};
 use crate::adapters::{AdapterConfig, CurSelection, Method};
-use crate::error::{Error, Result};
-use crate::eval::PerplexityMode;
-use crate::metrics::{self, AccuracyMatrix, ContinualSummary};
+use crate::core::error::{Error, Result};
+use crate::core::rng::Rng;
 use crate::model::LanguageModel;
-use crate::rng::Rng;
+use crate::model::head::{Head, Pooling, pool};
+use crate::train::metrics::{self, AccuracyMatrix, ContinualSummary};
+use crate::train::perplexity::PerplexityMode;
 use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -150,7 +151,7 @@ pub fn run_sequence(
     cfg: &TrainConfig,
     ctx: &RunContext,
 ) -> Result<RunOutcome> {
-    crate::rt::block_on(run_sequence_async(base, tasks, heldout, adapter, cfg, ctx))
+    crate::core::runtime::block_on(run_sequence_async(base, tasks, heldout, adapter, cfg, ctx))
 }
 
 /// [`run_sequence`] as a future. Every value it reads back from the device (losses,
@@ -316,7 +317,7 @@ pub async fn run_sequence_async(
                 let logits = model.forward(&batch);
                 let labels = batch.labels_tensor(&device);
                 let loss = log_softmax(logits, 1).gather(1, labels).mean().neg();
-                let loss_value = f64::from(crate::rt::read_scalar(loss.clone()).await?);
+                let loss_value = f64::from(crate::core::runtime::read_scalar(loss.clone()).await?);
                 if !loss_value.is_finite() {
                     status = diverge(
                         format!(
@@ -372,7 +373,7 @@ pub async fn run_sequence_async(
                         accuracies,
                     });
                 }
-                crate::rt::yield_now().await;
+                crate::core::runtime::yield_now().await;
             }
         }
         // The loss is checked before each update; check the result of the last one too.
@@ -464,7 +465,7 @@ async fn params_finite(model: &TaskModel) -> Result<bool> {
     if sums.0.is_empty() {
         return Ok(true);
     }
-    let all = crate::rt::read_f32(Tensor::cat(sums.0, 0)).await?;
+    let all = crate::core::runtime::read_f32(Tensor::cat(sums.0, 0)).await?;
     Ok(all.iter().all(|s| s.is_finite()))
 }
 
@@ -487,7 +488,7 @@ pub fn predict(
     pad_id: u32,
     cfg: &TrainConfig,
 ) -> Result<Vec<usize>> {
-    crate::rt::block_on(predict_async(model, data, pad_id, cfg))
+    crate::core::runtime::block_on(predict_async(model, data, pad_id, cfg))
 }
 
 /// [`predict`] with asynchronous reads.
@@ -504,7 +505,7 @@ pub async fn predict_async(
         let batch = Batch::new(&items, pad_id, cfg.pooling, &device);
         let logits = model.forward(&batch);
         let [b, c] = logits.dims();
-        let v = crate::rt::read_f32(logits).await?;
+        let v = crate::core::runtime::read_f32(logits).await?;
         for i in 0..b {
             let row = &v[i * c..(i + 1) * c];
             let best = row
@@ -518,57 +519,6 @@ pub async fn predict_async(
         }
     }
     Ok(preds)
-}
-
-/// Applies a new α to every adapter of `lm`: CURLoRA's scale directly, LoRA's through its
-/// scaling rule (α or α/r).
-fn set_alpha(lm: &mut LanguageModel, alpha: f64, adapter: &AdapterConfig) {
-    for (_, layer) in lm.modules_mut() {
-        if let Some(c) = layer.cur.as_mut() {
-            c.alpha = alpha;
-        }
-        if let Some(l) = layer.lora.as_mut() {
-            l.scale = adapter.lora_scaling.factor(alpha, adapter.rank);
-        }
-    }
-}
-
-/// Emits each adapter's current state: U for CURLoRA, ‖A·B‖ for LoRA.
-async fn snapshots(
-    lm: &LanguageModel,
-    run: usize,
-    task: usize,
-    global_step: usize,
-    events: &dyn EventSink,
-) {
-    for (module, layer) in lm.modules() {
-        if let Some(c) = &layer.cur {
-            let u = crate::rt::read_f32(c.u.val()).await.unwrap_or_default();
-            let norm = u.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-            events.emit(Event::AdapterSnapshot {
-                run,
-                task,
-                global_step,
-                module,
-                u: Some(u),
-                norm,
-            });
-        } else if let Some(l) = &layer.lora {
-            let ab = l.a.val().matmul(l.b.val()).mul_scalar(l.scale);
-            let norm = crate::rt::read_scalar(ab.powi_scalar(2).sum().sqrt())
-                .await
-                .map(f64::from)
-                .unwrap_or(f64::NAN);
-            events.emit(Event::AdapterSnapshot {
-                run,
-                task,
-                global_step,
-                module,
-                u: None,
-                norm,
-            });
-        }
-    }
 }
 
 /// The method's name with its rank, e.g. `curlora-8`.

@@ -2,7 +2,7 @@
 //! and the web app consume (and that a recorded run replays). The engine never imports UI code.
 
 use crate::adapters::{CurSelection, Method};
-use crate::metrics::ContinualSummary;
+use crate::train::metrics::ContinualSummary;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

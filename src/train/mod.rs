@@ -1,18 +1,21 @@
 //! Training: per-task heads, batching, schedules, the continual-learning engine and the
 //! events it emits.
 
+mod adapter_state;
 pub mod batch;
 pub mod control;
 pub mod engine;
 pub mod events;
-pub mod head;
+pub mod metrics;
+pub mod perplexity;
+pub mod pretrain;
 pub mod schedule;
 
+pub use crate::model::head::{Head, Pooling};
 pub use control::Control;
 pub use engine::{
     RunContext, RunOutcome, RunStatus, TaskData, TaskModel, TrainConfig, run_sequence,
     run_sequence_async,
 };
 pub use events::{Event, EventSink, NoEvents};
-pub use head::{Head, Pooling};
 pub use schedule::Schedule;

@@ -11,7 +11,7 @@
 
 use crate::app::Tab;
 use crate::app::setup::Setup;
-use crate::device::DeviceChoice;
+use crate::core::device::DeviceChoice;
 
 /// A starting point for the run's settings, before the individual keys apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

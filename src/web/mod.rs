@@ -42,13 +42,14 @@ async fn run() -> Result<(), String> {
                 GpuProbe::NoApi
             } else {
                 let limit = std::time::Duration::from_secs(30);
-                let init = crate::rt::timeout(crate::device::init_browser_gpu(), limit)
-                    .await
-                    .unwrap_or_else(|| {
-                        Err(crate::Error::Device(
-                            "WebGPU did not answer within 30 s".into(),
-                        ))
-                    });
+                let init =
+                    crate::core::runtime::timeout(crate::core::device::init_browser_gpu(), limit)
+                        .await
+                        .unwrap_or_else(|| {
+                            Err(crate::Error::Device(
+                                "WebGPU did not answer within 30 s".into(),
+                            ))
+                        });
                 match init {
                     Ok((d, setup)) => {
                         let limits = setup.adapter.limits();

@@ -161,7 +161,7 @@ pub fn too_slow(seconds_per_step: f64, steps_done: usize, planned: usize) -> Opt
 /// Training rows of each embedded task (data lines of its CSV, header excluded; quoted fields
 /// never span lines in these files).
 pub fn embedded_train_rows() -> Vec<usize> {
-    crate::assets::FILES
+    crate::core::embedded::FILES
         .iter()
         .filter(|(name, _)| name.ends_with("-train.csv"))
         .map(|(_, bytes)| {

@@ -4,7 +4,7 @@
 pub mod data;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use curlora::rng::Rng;
+use curlora::core::rng::Rng;
 use std::path::PathBuf;
 
 pub fn fixture(name: &str) -> PathBuf {

@@ -22,8 +22,8 @@
 //! offset is checked against that length before it is used, so a corrupt file yields an error
 //! that names the field, never a panic or a huge allocation.
 
-use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::core::error::{Error, Result};
+use crate::core::fsutil::write_atomic;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use tokenizers::models::bpe::{BPE, Vocab};

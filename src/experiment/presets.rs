@@ -2,9 +2,9 @@
 //! (`mrpc/`, `sst2/`, `sentiment140/`, `wikitext-2-raw/`).
 
 use crate::adapters::{LoraScaling, Method, SelectionMode};
-use crate::error::{Error, Result};
-use crate::eval::PerplexityMode;
+use crate::core::error::{Error, Result};
 use crate::experiment::{ExperimentSpec, PerplexitySpec, TaskFormat, TaskSpec};
+use crate::train::perplexity::PerplexityMode;
 use crate::train::{Pooling, Schedule, TrainConfig};
 use std::path::Path;
 

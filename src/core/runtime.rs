@@ -6,7 +6,7 @@
 //! training thread; in the browser the futures run on the page's event loop and
 //! [`yield_now`] gives the UI a frame between optimizer steps.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use burn::tensor::Tensor;
 use std::future::Future;
 use std::pin::Pin;

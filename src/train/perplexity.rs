@@ -1,6 +1,6 @@
 //! Language-model evaluation: mean next-token cross-entropy and perplexity.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use crate::model::LanguageModel;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::Serialize;
@@ -45,7 +45,7 @@ fn check_vocab(model: &LanguageModel, ids: &[u32]) -> Result<()> {
 /// The reference code's perplexity: one forward pass over the first `max_tokens` ids
 /// (no stride, no sliding window), `exp` of the mean next-token loss.
 pub fn first_window(model: &LanguageModel, ids: &[u32], max_tokens: usize) -> Result<LmEval> {
-    crate::rt::block_on(first_window_async(model, ids, max_tokens))
+    crate::core::runtime::block_on(first_window_async(model, ids, max_tokens))
 }
 
 /// [`first_window`] with an asynchronous read (the only kind WebGPU allows).
@@ -71,7 +71,7 @@ pub async fn first_window_async(
     let data: Vec<i64> = ids[..n].iter().map(|&i| i64::from(i)).collect();
     check_vocab(model, &ids[..n])?;
     let x = Tensor::<2, Int>::from_data(TensorData::new(data, [1, n]), &device);
-    let loss = f64::from(crate::rt::read_scalar(model.lm_loss(x)).await?);
+    let loss = f64::from(crate::core::runtime::read_scalar(model.lm_loss(x)).await?);
     LmEval::from_loss(n, loss)
 }
 
@@ -95,7 +95,7 @@ pub enum PerplexityMode {
 
 impl PerplexityMode {
     pub fn evaluate(&self, model: &LanguageModel, ids: &[u32]) -> Result<LmEval> {
-        crate::rt::block_on(self.evaluate_async(model, ids))
+        crate::core::runtime::block_on(self.evaluate_async(model, ids))
     }
 
     /// [`evaluate`](Self::evaluate) with asynchronous reads.
@@ -125,7 +125,7 @@ pub fn sliding_window(
     window: usize,
     stride: usize,
 ) -> Result<LmEval> {
-    crate::rt::block_on(sliding_window_async(model, ids, window, stride))
+    crate::core::runtime::block_on(sliding_window_async(model, ids, window, stride))
 }
 
 /// [`sliding_window`] with asynchronous reads.
@@ -170,7 +170,7 @@ pub async fn sliding_window_async(
             logits.narrow(1, 0, t - 1).reshape([t - 1, v]),
             1,
         );
-        let nll = crate::rt::read_f32(
+        let nll = crate::core::runtime::read_f32(
             lp.gather(1, x.narrow(1, 1, t - 1).reshape([t - 1, 1]))
                 .neg(),
         )

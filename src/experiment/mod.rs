@@ -2,13 +2,22 @@
 //! to compare. Serializable as TOML (`curlora run --config FILE.toml`); the presets are values
 //! of this type. The CLI and the apps run experiments through [`Experiment::run`].
 
+pub mod bench;
+mod default;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod plots;
+pub mod presets;
+pub mod report;
+
+pub use default::default_experiment;
+
 use crate::adapters::{AdapterConfig, LoraScaling, Method, SelectionMode};
+use crate::core::error::{Error, Result};
 use crate::data::{self, Dataset, LoadOptions, PairEncoding, Sentiment140Labels};
-use crate::error::{Error, Result};
-use crate::eval::PerplexityMode;
+use crate::experiment::report::{Report, RunReport};
 use crate::model::{self, LanguageModel};
-use crate::report::{Report, RunReport};
 use crate::train::batch::encode_dataset;
+use crate::train::perplexity::PerplexityMode;
 use crate::train::{EventSink, RunContext, Schedule, TaskData, TrainConfig, run_sequence};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -354,7 +363,7 @@ impl Experiment {
             .zip(&outcome.heads)
             .map(|(t, h)| (t.name.clone(), h.clone()))
             .collect();
-        let bytes = crate::adapters::store::save(
+        let bytes = crate::model::store::save(
             &dir.join(name),
             &outcome.model,
             cfg,
@@ -383,7 +392,7 @@ impl Experiment {
                 .map(|(i, cfg)| {
                     let (cancel, control, on_run) = (cancel.clone(), control.clone(), &on_run);
                     scope.spawn(move || -> Result<RunReport> {
-                        let outcome = crate::rt::block_on(self.run_steered(
+                        let outcome = crate::core::runtime::block_on(self.run_steered(
                             i,
                             cfg,
                             events,
@@ -435,7 +444,7 @@ impl Experiment {
                 Box::pin(fut) as std::pin::Pin<Box<dyn std::future::Future<Output = _>>>
             })
             .collect();
-        let runs = crate::rt::join_all(runs)
+        let runs = crate::core::runtime::join_all(runs)
             .await
             .into_iter()
             .collect::<Result<Vec<_>>>()?;

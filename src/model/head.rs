@@ -1,7 +1,7 @@
 //! Per-task classification heads on the final hidden state, and how a sequence is pooled to
 //! one vector.
 
-use crate::rng::Rng;
+use crate::core::rng::Rng;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};

@@ -2,8 +2,8 @@
 //! after each task, and training-loss curves. Text uses the Ubuntu Light font that egui ships
 //! (no system fonts needed).
 
-use crate::error::{Error, Result};
-use crate::report::{Report, RunReport};
+use crate::core::error::{Error, Result};
+use crate::experiment::report::{Report, RunReport};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -8,8 +8,9 @@
 //!   code's way: `x·(C·U·R)`), `curlora-kernel` (the WGSL op of [`crate::kernels`], meant for
 //!   wgpu; on Flex it is the same tensor ops as `curlora`), `full`.
 
-use crate::adapters::{AdapterConfig, CurPath, Method, store};
-use crate::error::Result;
+use crate::adapters::{AdapterConfig, CurPath, Method};
+use crate::core::error::Result;
+use crate::model::store;
 use crate::model::{Gpt2, Gpt2Config, LanguageModel};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -76,7 +77,7 @@ pub fn run_mode(
     steps: usize,
     device: &Device,
 ) -> Result<BenchResult> {
-    let base = crate::pretrain::init_model(config, 0, device)?;
+    let base = crate::train::pretrain::init_model(config, 0, device)?;
     let method = match mode {
         "frozen" => Method::Frozen,
         "lora" => Method::Lora,
@@ -107,7 +108,7 @@ pub fn run_mode(
         _ => model.trainable_params(method),
     };
     let mut optim = AdamWConfig::new().init();
-    let mut rng = crate::rng::Rng::new(1);
+    let mut rng = crate::core::rng::Rng::new(1);
     let ids: Vec<i64> = (0..batch * seq)
         .map(|_| rng.below(config.vocab_size) as i64)
         .collect();
@@ -195,7 +196,7 @@ pub fn layer_path(
     iters: usize,
     device: &Device,
 ) -> Result<f64> {
-    let mut rng = crate::rng::Rng::new(3);
+    let mut rng = crate::core::rng::Rng::new(3);
     let mut randn = |len: usize, std: f64| -> Vec<f32> {
         (0..len).map(|_| (rng.normal() * std) as f32).collect()
     };

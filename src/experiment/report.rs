@@ -9,12 +9,12 @@
 //!   each earlier task's best accuracy.
 
 use crate::adapters::{AdapterConfig, Method};
-use crate::error::Result;
+use crate::core::error::Result;
+use crate::core::fsutil::write_atomic;
 use crate::experiment::ExperimentSpec;
-use crate::fsutil::write_atomic;
-use crate::metrics::ContinualSummary;
 use crate::train::RunOutcome;
 use crate::train::engine::{RunStatus, label};
+use crate::train::metrics::ContinualSummary;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

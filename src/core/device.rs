@@ -5,7 +5,7 @@
 //! (lavapipe, llvmpipe, SwiftShader: wgpu device type `Cpu`) is about 10× slower than Flex on
 //! the same cores, so it is used only when asked for with `gpu`.
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use burn::tensor::Device;
 use burn::tensor::wgpu::WgpuSetup;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,7 +1,7 @@
 //! File writes that never leave a half-written file behind: write a sibling temp file, then
 //! rename it over the target (atomic on the same file system).
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 use std::path::Path;
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -25,11 +25,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-/// Reads a file. Paths under [`crate::assets::EMBEDDED_ROOT`] are the files compiled into the
+/// Reads a file. Paths under [`crate::core::embedded::EMBEDDED_ROOT`] are the files compiled into the
 /// binary: that is how the browser build (which has no file system) loads the embedded default
 /// through the same loaders as any model folder and data file.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    if let Some(bytes) = crate::assets::embedded(path) {
+    if let Some(bytes) = crate::core::embedded::embedded(path) {
         return Ok(bytes.to_vec());
     }
     std::fs::read(path).map_err(|e| Error::io(path, e))
@@ -42,5 +42,5 @@ pub fn read_to_string(path: &Path) -> Result<String> {
 
 /// Whether `path` exists, on disk or among the embedded files.
 pub fn exists(path: &Path) -> bool {
-    crate::assets::embedded(path).is_some() || path.exists()
+    crate::core::embedded::embedded(path).is_some() || path.exists()
 }

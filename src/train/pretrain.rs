@@ -3,11 +3,11 @@
 //! model folder (`config.json`, `model.safetensors`, `tokenizer.json`) that every other command
 //! loads like any GPT-2. This is how the embedded default model in `assets/` is made.
 
-use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
+use crate::core::error::{Error, Result};
+use crate::core::fsutil::write_atomic;
+use crate::core::rng::Rng;
 use crate::model::weights::Checkpoint;
 use crate::model::{Gpt2, Gpt2Config};
-use crate::rng::Rng;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};

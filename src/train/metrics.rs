@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// Share of predictions above which a classifier counts as constant (see
 /// [`constant_predictor`]).

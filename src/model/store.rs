@@ -5,12 +5,12 @@
 //! needed to rebuild the adapter exactly: method, rank, α, seed, targets, the selected indices,
 //! and the SHA-256 of the base weights. Loading onto a different base model is refused.
 
-use super::{AdapterConfig, Method};
-use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
-use crate::model::LanguageModel;
-use crate::model::gpt2::host;
-use crate::train::Head;
+use super::LanguageModel;
+use super::gpt2::host;
+use super::head::Head;
+use crate::adapters::{AdapterConfig, Method};
+use crate::core::error::{Error, Result};
+use crate::core::fsutil::write_atomic;
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
