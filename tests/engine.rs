@@ -41,21 +41,18 @@ fn spec() -> ExperimentSpec {
     s.train.perplexity = s.perplexity.mode.clone();
     s.tasks = ["fruit", "mood", "count"]
         .iter()
-        .map(|n| TaskSpec {
-            name: n.to_string(),
-            format: TaskFormat::Csv,
-            train: fixture(&format!("tasks/{n}.csv")),
-            eval: fixture(&format!("tasks/{n}.csv")),
-            train_rows: None,
-            eval_rows: None,
-            epochs: 2,
-            schedule: Schedule::WarmupCosine {
+        .map(|n| {
+            TaskSpec::new(
+                *n,
+                TaskFormat::Csv,
+                fixture(&format!("tasks/{n}.csv")),
+                fixture(&format!("tasks/{n}.csv")),
+            )
+            .with_epochs(2)
+            .with_schedule(Schedule::WarmupCosine {
                 warmup_fraction: 0.1,
-            },
-            sentiment140_labels: None,
-            text_column: Some("text".into()),
-            text_b_column: None,
-            label_column: Some("label".into()),
+            })
+            .with_columns("text", "label")
         })
         .collect();
     s.notes = vec![];

@@ -51,23 +51,7 @@ pub fn run(args: &PretrainArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = curlora::core::device::select(choice)?;
     eprintln!("device: {}", dev.description);
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
-    let mut texts = Vec::new();
-    for path in &args.corpus {
-        let mut text = curlora::data::read_text(path)?;
-        if args.holdout.as_ref() == Some(path) {
-            let cut = text.len().saturating_sub(args.holdout_bytes);
-            let cut = text[..cut].rfind('\n').map_or(cut, |i| i + 1);
-            let held = text.split_off(cut);
-            write_atomic(&args.out.join("heldout.txt"), held.as_bytes())?;
-            eprintln!(
-                "held out the last {} bytes of {} → {}",
-                held.len(),
-                path.display(),
-                args.out.join("heldout.txt").display()
-            );
-        }
-        texts.push(text);
-    }
+    let texts = read_corpus(args)?;
     let cfg = PretrainConfig {
         steps: args.steps,
         batch_size: args.batch_size,
@@ -80,46 +64,7 @@ pub fn run(args: &PretrainArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     };
     let device = dev.device.clone().autodiff();
     let state_path = args.out.join("pretrain_state.json");
-    let (model, tokenizer, start) = if args.resume {
-        let state: PretrainState = serde_json::from_str(
-            &std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?,
-        )
-        .map_err(|e| Error::format(&state_path, e.to_string()))?;
-        let m = Gpt2::load(&args.out, &device)?;
-        let (m, _) = m.with_adapters(&curlora::adapters::AdapterConfig::new(
-            curlora::adapters::Method::Full,
-            1,
-            0,
-        ))?;
-        eprintln!(
-            "resuming at step {} (optimizer moments restart)",
-            state.step
-        );
-        (m, model::load_tokenizer(&args.out)?, state.step)
-    } else {
-        eprintln!("training a {}-token byte-level BPE tokenizer…", args.vocab);
-        let tok = pretrain::train_tokenizer(&texts, args.vocab)?;
-        let config = Gpt2Config {
-            model_type: Some("gpt2".into()),
-            vocab_size: tok.get_vocab_size(true),
-            n_positions: args.ctx,
-            n_embd: args.d_model,
-            n_layer: args.layers,
-            n_head: args.heads,
-            n_inner: None,
-            activation_function: "gelu_new".into(),
-            layer_norm_epsilon: 1e-5,
-            tie_word_embeddings: true,
-            eos_token_id: tok.token_to_id(pretrain::EOS),
-        };
-        let m = pretrain::init_model(&config, args.seed, &device)?;
-        let (m, _) = m.with_adapters(&curlora::adapters::AdapterConfig::new(
-            curlora::adapters::Method::Full,
-            1,
-            0,
-        ))?;
-        (m, tok, 0)
-    };
+    let (model, tokenizer, start) = start_model(args, &texts, &device, &state_path)?;
     let eos = tokenizer.token_to_id(pretrain::EOS).unwrap_or(0);
     let mut tokens = Vec::new();
     for (t, path) in texts.iter().zip(&args.corpus) {
@@ -181,4 +126,77 @@ pub fn run(args: &PretrainArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     )?;
     bar.finish();
     Ok(())
+}
+
+/// The corpus files' texts, with the held-out slice cut off and written to `OUT/heldout.txt`.
+fn read_corpus(args: &PretrainArgs) -> anyhow::Result<Vec<String>> {
+    let mut texts = Vec::new();
+    for path in &args.corpus {
+        let mut text = curlora::data::read_text(path)?;
+        if args.holdout.as_ref() == Some(path) {
+            let cut = text.len().saturating_sub(args.holdout_bytes);
+            let cut = text[..cut].rfind('\n').map_or(cut, |i| i + 1);
+            let held = text.split_off(cut);
+            write_atomic(&args.out.join("heldout.txt"), held.as_bytes())?;
+            eprintln!(
+                "held out the last {} bytes of {} → {}",
+                held.len(),
+                path.display(),
+                args.out.join("heldout.txt").display()
+            );
+        }
+        texts.push(text);
+    }
+    Ok(texts)
+}
+
+/// The model to train (every weight trainable), its tokenizer and the step to start at: from
+/// the checkpoint in `OUT` with `--resume`, else a fresh tokenizer and model.
+fn start_model(
+    args: &PretrainArgs,
+    texts: &[String],
+    device: &burn::tensor::Device,
+    state_path: &std::path::Path,
+) -> anyhow::Result<(Gpt2, tokenizers::Tokenizer, usize)> {
+    let started = if args.resume {
+        let state: PretrainState = serde_json::from_str(
+            &std::fs::read_to_string(state_path).map_err(|e| Error::io(state_path, e))?,
+        )
+        .map_err(|e| Error::format(state_path, e.to_string()))?;
+        let m = Gpt2::load(&args.out, device)?;
+        let (m, _) = m.with_adapters(&curlora::adapters::AdapterConfig::new(
+            curlora::adapters::Method::Full,
+            1,
+            0,
+        ))?;
+        eprintln!(
+            "resuming at step {} (optimizer moments restart)",
+            state.step
+        );
+        (m, model::load_tokenizer(&args.out)?, state.step)
+    } else {
+        eprintln!("training a {}-token byte-level BPE tokenizer…", args.vocab);
+        let tok = pretrain::train_tokenizer(texts, args.vocab)?;
+        let config = Gpt2Config {
+            model_type: Some("gpt2".into()),
+            vocab_size: tok.get_vocab_size(true),
+            n_positions: args.ctx,
+            n_embd: args.d_model,
+            n_layer: args.layers,
+            n_head: args.heads,
+            n_inner: None,
+            activation_function: "gelu_new".into(),
+            layer_norm_epsilon: 1e-5,
+            tie_word_embeddings: true,
+            eos_token_id: tok.token_to_id(pretrain::EOS),
+        };
+        let m = pretrain::init_model(&config, args.seed, device)?;
+        let (m, _) = m.with_adapters(&curlora::adapters::AdapterConfig::new(
+            curlora::adapters::Method::Full,
+            1,
+            0,
+        ))?;
+        (m, tok, 0)
+    };
+    Ok(started)
 }

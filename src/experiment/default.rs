@@ -10,21 +10,18 @@ use std::path::Path;
 /// reviews → Shakespeare-or-Wikipedia → tweets, LoRA and CURLoRA side by side at rank 8 with
 /// the same seed, held-out perplexity before and after each task.
 pub fn default_experiment(dir: &Path) -> ExperimentSpec {
-    let task = |name: &str, epochs: usize| TaskSpec {
-        name: name.into(),
-        format: TaskFormat::Csv,
-        train: dir.join(format!("tasks/{name}-train.csv")),
-        eval: dir.join(format!("tasks/{name}-eval.csv")),
-        train_rows: None,
-        eval_rows: None,
-        epochs,
-        schedule: Schedule::WarmupCosine {
+    let task = |name: &str, epochs: usize| {
+        TaskSpec::new(
+            name,
+            TaskFormat::Csv,
+            dir.join(format!("tasks/{name}-train.csv")),
+            dir.join(format!("tasks/{name}-eval.csv")),
+        )
+        .with_epochs(epochs)
+        .with_schedule(Schedule::WarmupCosine {
             warmup_fraction: 0.1,
-        },
-        sentiment140_labels: None,
-        text_column: Some("text".into()),
-        text_b_column: None,
-        label_column: Some("label".into()),
+        })
+        .with_columns("text", "label")
     };
     let ppl = PerplexityMode::Sliding {
         window: 128,

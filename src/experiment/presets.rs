@@ -66,48 +66,33 @@ pub fn paper_gpt2(data: &Path) -> ExperimentSpec {
             mode: PerplexityMode::FirstWindow { max_tokens: 256 },
         },
         tasks: vec![
-            TaskSpec {
-                name: "mrpc".into(),
-                format: TaskFormat::Mrpc,
-                train: data.join("mrpc/train.tsv"),
-                eval: data.join("mrpc/dev.tsv"),
-                train_rows: None,
-                eval_rows: None,
-                epochs: 3,
-                schedule: reference.clone(),
-                sentiment140_labels: None,
-                text_column: None,
-                text_b_column: None,
-                label_column: None,
-            },
-            TaskSpec {
-                name: "sst2".into(),
-                format: TaskFormat::Sst2,
-                train: data.join("sst2/train.tsv"),
-                eval: data.join("sst2/dev.tsv"),
-                train_rows: Some(5024),
-                eval_rows: None,
-                epochs: 3,
-                schedule: reference,
-                sentiment140_labels: None,
-                text_column: None,
-                text_b_column: None,
-                label_column: None,
-            },
-            TaskSpec {
-                name: "sentiment140".into(),
-                format: TaskFormat::Sentiment140,
-                train: data.join("sentiment140/testdata/testdata.manual.2009.06.14.csv"),
-                eval: data.join("sentiment140/head10k/sentiment140_sample.csv"),
-                train_rows: None,
-                eval_rows: Some(1024),
-                epochs: 5,
-                schedule: Schedule::Constant,
-                sentiment140_labels: Some("reference".into()),
-                text_column: None,
-                text_b_column: None,
-                label_column: None,
-            },
+            TaskSpec::new(
+                "mrpc",
+                TaskFormat::Mrpc,
+                data.join("mrpc/train.tsv"),
+                data.join("mrpc/dev.tsv"),
+            )
+            .with_epochs(3)
+            .with_schedule(reference.clone()),
+            TaskSpec::new(
+                "sst2",
+                TaskFormat::Sst2,
+                data.join("sst2/train.tsv"),
+                data.join("sst2/dev.tsv"),
+            )
+            .with_train_rows(5024)
+            .with_epochs(3)
+            .with_schedule(reference),
+            TaskSpec::new(
+                "sentiment140",
+                TaskFormat::Sentiment140,
+                data.join("sentiment140/testdata/testdata.manual.2009.06.14.csv"),
+                data.join("sentiment140/head10k/sentiment140_sample.csv"),
+            )
+            .with_eval_rows(1024)
+            .with_epochs(5)
+            .with_schedule(Schedule::Constant)
+            .with_sentiment140_labels("reference"),
         ],
         skip_bad_rows: false,
         notes: vec![

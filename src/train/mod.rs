@@ -1,15 +1,18 @@
-//! Training: per-task heads, batching, schedules, the continual-learning engine and the
-//! events it emits.
+//! Training: per-task heads, batching, schedules, the continual-learning engine (the task loop
+//! in `engine`, one optimizer step in `step`, accuracy in `evaluate`) and the events it emits.
 
 mod adapter_state;
 pub mod batch;
 pub mod control;
 pub mod engine;
+mod evaluate;
 pub mod events;
 pub mod metrics;
 pub mod perplexity;
 pub mod pretrain;
+pub mod run_types;
 pub mod schedule;
+mod step;
 
 pub use crate::model::head::{Head, Pooling};
 pub use control::Control;

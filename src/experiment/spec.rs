@@ -1,0 +1,207 @@
+//! What an experiment is, as written in its TOML file: the model, the tasks in order, and the
+//! methods × ranks × seeds to compare.
+
+use crate::adapters::{AdapterConfig, LoraScaling, Method, SelectionMode};
+use crate::core::error::{Error, Result};
+use crate::train::perplexity::PerplexityMode;
+use crate::train::{Schedule, TrainConfig};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// File formats a task can be read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskFormat {
+    Mrpc,
+    Sst2,
+    Sentiment140,
+    Csv,
+    Tsv,
+    Jsonl,
+}
+
+/// One task of the sequence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    pub name: String,
+    pub format: TaskFormat,
+    pub train: PathBuf,
+    pub eval: PathBuf,
+    /// Use only the first N training rows (file order).
+    #[serde(default)]
+    pub train_rows: Option<usize>,
+    /// Use only the first N evaluation rows (file order).
+    #[serde(default)]
+    pub eval_rows: Option<usize>,
+    pub epochs: usize,
+    pub schedule: Schedule,
+    /// Sentiment140 label map: `reference` (polarity // 4, 3-way head) or `three-class`.
+    #[serde(default)]
+    pub sentiment140_labels: Option<String>,
+    /// Generic formats: text, optional second text, and label columns.
+    #[serde(default)]
+    pub text_column: Option<String>,
+    #[serde(default)]
+    pub text_b_column: Option<String>,
+    #[serde(default)]
+    pub label_column: Option<String>,
+}
+
+impl TaskSpec {
+    /// A task trained on `train` and evaluated on `eval`, every row of each, for one epoch at a
+    /// constant learning rate; the `with_*` setters change the rest. The generic formats
+    /// (CSV, TSV, JSONL) also need [`with_columns`](Self::with_columns).
+    pub fn new(
+        name: impl Into<String>,
+        format: TaskFormat,
+        train: impl Into<PathBuf>,
+        eval: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            format,
+            train: train.into(),
+            eval: eval.into(),
+            train_rows: None,
+            eval_rows: None,
+            epochs: 1,
+            schedule: Schedule::Constant,
+            sentiment140_labels: None,
+            text_column: None,
+            text_b_column: None,
+            label_column: None,
+        }
+    }
+
+    pub fn with_epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    pub fn with_schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Use only the first `n` training rows (file order).
+    pub fn with_train_rows(mut self, n: usize) -> Self {
+        self.train_rows = Some(n);
+        self
+    }
+
+    /// Use only the first `n` evaluation rows (file order).
+    pub fn with_eval_rows(mut self, n: usize) -> Self {
+        self.eval_rows = Some(n);
+        self
+    }
+
+    /// The text and label columns of a generic (CSV, TSV, JSONL) file.
+    pub fn with_columns(mut self, text: impl Into<String>, label: impl Into<String>) -> Self {
+        self.text_column = Some(text.into());
+        self.label_column = Some(label.into());
+        self
+    }
+
+    /// A second text column (sentence pairs) of a generic file.
+    pub fn with_text_b_column(mut self, column: impl Into<String>) -> Self {
+        self.text_b_column = Some(column.into());
+        self
+    }
+
+    /// Sentiment140's label map: `reference` or `three-class`.
+    pub fn with_sentiment140_labels(mut self, labels: impl Into<String>) -> Self {
+        self.sentiment140_labels = Some(labels.into());
+        self
+    }
+}
+
+/// Where held-out perplexity text comes from and how it is measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PerplexitySpec {
+    pub text: PathBuf,
+    /// Apply WikiText's reference rule (drop empty rows, join the rest with "").
+    #[serde(default)]
+    pub wikitext_rule: bool,
+    pub mode: PerplexityMode,
+}
+
+/// A whole experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentSpec {
+    /// Preset this came from, if any.
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// HF model folder.
+    #[serde(default)]
+    pub model: Option<PathBuf>,
+    pub methods: Vec<Method>,
+    pub ranks: Vec<usize>,
+    pub seeds: Vec<u64>,
+    pub alpha: f64,
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub selection_mode: SelectionMode,
+    #[serde(default = "default_epsilon")]
+    pub epsilon: f64,
+    #[serde(default = "default_true")]
+    pub replacement: bool,
+    #[serde(default)]
+    pub lora_scaling: LoraScaling,
+    /// Truncate every example to this many tokens.
+    pub max_len: usize,
+    /// `concat` (reference) or a separator string.
+    #[serde(default)]
+    pub pair_separator: Option<String>,
+    pub train: TrainConfig,
+    pub perplexity: PerplexitySpec,
+    pub tasks: Vec<TaskSpec>,
+    /// Skip malformed data rows (and report how many) instead of stopping at the first.
+    #[serde(default)]
+    pub skip_bad_rows: bool,
+    /// How this set-up differs from the reference protocol (printed in report.md).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+fn default_epsilon() -> f64 {
+    0.001
+}
+fn default_true() -> bool {
+    true
+}
+
+impl ExperimentSpec {
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        toml::from_str(&text).map_err(|e| Error::format(path, format!("invalid experiment: {e}")))
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("serializable")
+    }
+
+    /// The adapter configurations of every run, in order (method × rank × seed; full
+    /// fine-tuning and frozen once per seed, ranks do not apply).
+    pub fn adapter_configs(&self) -> Vec<AdapterConfig> {
+        let mut out = Vec::new();
+        for &method in &self.methods {
+            let ranks: &[usize] = match method {
+                Method::Full | Method::Frozen => &[0],
+                _ => &self.ranks,
+            };
+            for &rank in ranks {
+                for &seed in &self.seeds {
+                    let mut c = AdapterConfig::new(method, rank, seed);
+                    c.alpha = self.alpha;
+                    c.targets = self.targets.clone();
+                    c.mode = self.selection_mode;
+                    c.epsilon = self.epsilon;
+                    c.replacement = self.replacement;
+                    c.lora_scaling = self.lora_scaling;
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
+}
