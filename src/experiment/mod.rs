@@ -133,9 +133,10 @@ impl ExperimentSpec {
     pub fn adapter_configs(&self) -> Vec<AdapterConfig> {
         let mut out = Vec::new();
         for &method in &self.methods {
-            let ranks: &[usize] = match method {
-                Method::Full | Method::Frozen => &[0],
-                _ => &self.ranks,
+            let ranks: &[usize] = if method.uses_rank() {
+                &self.ranks
+            } else {
+                &[0]
             };
             for &rank in ranks {
                 for &seed in &self.seeds {
@@ -242,7 +243,7 @@ impl Experiment {
             && spec
                 .methods
                 .iter()
-                .any(|m| matches!(m, Method::Lora | Method::CurLora))
+                .any(|m| m.uses_rank())
         {
             return Err(Error::config("LoRA and CURLoRA need at least one rank"));
         }

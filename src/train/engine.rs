@@ -523,8 +523,5 @@ pub async fn predict_async(
 
 /// The method's name with its rank, e.g. `curlora-8`.
 pub fn label(method: Method, rank: usize) -> String {
-    match method {
-        Method::Full | Method::Frozen => method.name().to_string(),
-        _ => format!("{}-{rank}", method.name()),
-    }
+    method.run_label(rank)
 }
