@@ -296,7 +296,13 @@ fn kernel_path_equals_factorized_path_in_a_layer() {
             let ((y, gu), n_launch) = launched(&ADAPTER, || {
                 let y = l.forward(x.clone());
                 let grads = y.clone().mul(y.clone()).sum().backward();
-                let gu = l.adapter_as::<CurLora>().unwrap().u.val().grad(&grads).unwrap();
+                let gu = l
+                    .adapter_as::<CurLora>()
+                    .unwrap()
+                    .u
+                    .val()
+                    .grad(&grads)
+                    .unwrap();
                 (to_vec(y), to_vec(gu))
             });
             // x is not tracked: no ∂L/∂x, so the backward pass runs project (G·Rᵀ) only.

@@ -114,10 +114,9 @@ fn curlora_on_linear_weights_uses_the_reference_orientation() {
     let u = random_vec(&mut rng, 16, 0.5);
     for (n, layer) in m.modules_mut() {
         if n == *name {
-            layer.adapter_as_mut::<CurLora>().unwrap().u = Param::from_tensor(Tensor::<2>::from_data(
-                TensorData::new(u.clone(), [4, 4]),
-                &device,
-            ));
+            layer.adapter_as_mut::<CurLora>().unwrap().u = Param::from_tensor(
+                Tensor::<2>::from_data(TensorData::new(u.clone(), [4, 4]), &device),
+            );
         }
     }
     let layer = m.module(name).unwrap();

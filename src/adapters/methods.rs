@@ -27,7 +27,7 @@ impl Info {
             trains_base: K::TRAINS_BASE,
             ranked: K::RANKED,
             reads_weights: K::READS_WEIGHTS,
-            params: K::trainable_params,
+            params: <K as Kind>::trainable_params,
         }
     }
 }

@@ -29,7 +29,10 @@ fn every_name_round_trips_through_parse_serde_and_clap() {
             methods: vec![m],
         })
         .unwrap();
-        assert!(toml_text.contains(&format!("method = \"{}\"", m.name())), "{toml_text}");
+        assert!(
+            toml_text.contains(&format!("method = \"{}\"", m.name())),
+            "{toml_text}"
+        );
         let back: Spec = toml::from_str(&toml_text).unwrap();
         assert_eq!((back.method, back.methods), (m, vec![m]));
         assert_eq!(<Method as ValueEnum>::from_str(m.name(), false), Ok(m));
@@ -45,7 +48,9 @@ fn unknown_names_are_refused_with_the_list() {
     assert_eq!(Method::from_name(""), None);
     let e = "dora".parse::<Method>().unwrap_err();
     assert!(e.contains("curlora, lora, full, frozen"), "{e}");
-    let e = serde_json::from_str::<Method>("\"dora\"").unwrap_err().to_string();
+    let e = serde_json::from_str::<Method>("\"dora\"")
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("unknown variant `dora`, expected one of `curlora`, `lora`, `full`, `frozen`"),
         "{e}"

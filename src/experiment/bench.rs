@@ -11,7 +11,7 @@
 use crate::adapters::{AdapterConfig, CurLora, CurPath, Method};
 use crate::core::error::Result;
 use crate::model::store;
-use crate::model::{Gpt2, Gpt2Config, LanguageModel};
+use crate::model::{Architecture, Gpt2, Gpt2Config, LanguageModel};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};

@@ -239,12 +239,7 @@ impl Experiment {
                 "the experiment needs at least one method and one seed",
             ));
         }
-        if spec.ranks.is_empty()
-            && spec
-                .methods
-                .iter()
-                .any(|m| m.uses_rank())
-        {
+        if spec.ranks.is_empty() && spec.methods.iter().any(|m| m.uses_rank()) {
             return Err(Error::config("LoRA and CURLoRA need at least one rank"));
         }
         if spec.max_len == 0 {

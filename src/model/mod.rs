@@ -109,7 +109,8 @@ pub(crate) fn attention_mask(
         }
     }
     let causal =
-        burn::tensor::Tensor::<2>::from_data(burn::tensor::TensorData::new(causal, [t, t]), device).reshape([1, 1, t, t]);
+        burn::tensor::Tensor::<2>::from_data(burn::tensor::TensorData::new(causal, [t, t]), device)
+            .reshape([1, 1, t, t]);
     match keep {
         None => causal,
         Some(keep) => {

@@ -8,8 +8,8 @@
 //! and the SHA-256 of the base weights. Loading onto a different base model is refused.
 
 use super::LanguageModel;
-use super::gpt2::host;
 use super::head::Head;
+use super::weights::host;
 use crate::adapters::AdapterConfig;
 use crate::core::error::{Error, Result};
 use crate::core::fsutil::write_atomic;

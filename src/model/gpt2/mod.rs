@@ -323,4 +323,3 @@ pub fn check_targets(targets: &[String]) -> Result<()> {
     }
     Ok(())
 }
-
