@@ -29,7 +29,13 @@ impl GgufWriter {
         self
     }
 
-    pub(super) fn tensor(mut self, name: &str, dims: &[u64], ggml_type: u32, data: Vec<u8>) -> Self {
+    pub(super) fn tensor(
+        mut self,
+        name: &str,
+        dims: &[u64],
+        ggml_type: u32,
+        data: Vec<u8>,
+    ) -> Self {
         self.tensors
             .push((name.into(), dims.to_vec(), ggml_type, data));
         self
