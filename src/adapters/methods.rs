@@ -79,7 +79,9 @@ macro_rules! register_methods {
             }
         }
 
-        /// The adapter a layer carries, whichever method made it.
+        /// The adapter a layer carries, whichever method made it. Not boxed: a model has a few
+        /// hundred layers, and the old `Option<CurLora>` + `Option<Lora>` pair was larger.
+        #[allow(clippy::large_enum_variant)]
         #[derive(burn::module::Module, Debug)]
         pub enum AnyAdapter {
             $($kind($kind),)+
