@@ -8,7 +8,7 @@ use burn::module::Param;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
-use curlora::adapters::{AdaptedLinear, AdapterConfig, LoraScaling, Method, cur};
+use curlora::adapters::{AdaptedLinear, AdapterConfig, CurLora, Lora, LoraScaling, Method, cur};
 use curlora::core::rng::Rng;
 use curlora::model::Gpt2Config;
 
@@ -37,7 +37,7 @@ fn curlora_layer(device: &Device, alpha: f64) -> (AdaptedLinear, Vec<f32>, Vec<f
     assert!(sel.is_some());
     let mut rng = Rng::new(5);
     let u = random_vec(&mut rng, RANK * RANK, 0.3);
-    l.cur.as_mut().unwrap().u = Param::from_tensor(Tensor::<2>::from_data(
+    l.adapter_as_mut::<CurLora>().unwrap().u = Param::from_tensor(Tensor::<2>::from_data(
         TensorData::new(u.clone(), [RANK, RANK]),
         device,
     ));
@@ -112,8 +112,8 @@ fn selected_c_and_r_are_columns_and_rows_of_w() {
     let device = Device::flex();
     let (l, w, _, _) = curlora_layer(&device, 1.0);
     let sel = selection();
-    let c = to_vec(l.cur.as_ref().unwrap().c.clone());
-    let r = to_vec(l.cur.as_ref().unwrap().r.clone());
+    let c = to_vec(l.adapter_as::<CurLora>().unwrap().c.clone());
+    let r = to_vec(l.adapter_as::<CurLora>().unwrap().r.clone());
     for i in 0..N_IN {
         for (k, &j) in sel.cols.iter().enumerate() {
             assert_eq!(c[i * RANK + k], w[i * N_OUT + j]);
@@ -125,7 +125,7 @@ fn selected_c_and_r_are_columns_and_rows_of_w() {
             &w[i * N_OUT..(i + 1) * N_OUT]
         );
     }
-    assert_eq!(l.cur.as_ref().unwrap().cols, sel.cols);
+    assert_eq!(l.adapter_as::<CurLora>().unwrap().cols, sel.cols);
 }
 
 /// Loss `L = ½ Σ y²`, so `G = ∂L/∂y = y` and `∂L/∂U = α·(x·C)ᵀ·G·Rᵀ`.
@@ -140,7 +140,7 @@ fn gradient_of_u_equals_analytic_formula_and_finite_difference() {
     let y = l.forward(xt.clone());
     let loss = y.powi_scalar(2).sum().mul_scalar(0.5);
     let grads = loss.backward();
-    let cur_ad = l.cur.as_ref().unwrap();
+    let cur_ad = l.adapter_as::<CurLora>().unwrap();
     let gu = to_vec(cur_ad.u.val().grad(&grads).expect("U has a gradient"));
 
     // Analytic, in f64.
@@ -193,15 +193,15 @@ fn gradient_of_u_equals_analytic_formula_and_finite_difference() {
 fn frozen_tensors_get_no_gradient_and_stay_bitwise_unchanged() {
     let device = Device::flex().autodiff();
     let (mut l, w, b, u0) = curlora_layer(&device, 1.0);
-    let c0 = to_vec(l.cur.as_ref().unwrap().c.clone());
-    let r0 = to_vec(l.cur.as_ref().unwrap().r.clone());
+    let c0 = to_vec(l.adapter_as::<CurLora>().unwrap().c.clone());
+    let r0 = to_vec(l.adapter_as::<CurLora>().unwrap().r.clone());
     let mut optim = AdamWConfig::new().with_weight_decay(0.01).init();
     let mut rng = Rng::new(3);
     let x = random_tensor(&mut rng, [N, N_IN], 1.0, &device);
     for step in 0..3 {
         let loss = l.forward(x.clone()).powi_scalar(2).mean();
         let grads = loss.backward();
-        let cur_ = l.cur.as_ref().unwrap();
+        let cur_ = l.adapter_as::<CurLora>().unwrap();
         assert!(l.weight.val().grad(&grads).is_none(), "W got a gradient");
         assert!(
             l.bias.as_ref().unwrap().val().grad(&grads).is_none(),
@@ -224,16 +224,16 @@ fn frozen_tensors_get_no_gradient_and_stay_bitwise_unchanged() {
         "b changed"
     );
     assert_eq!(
-        bits(&to_vec(l.cur.as_ref().unwrap().c.clone())),
+        bits(&to_vec(l.adapter_as::<CurLora>().unwrap().c.clone())),
         bits(&c0),
         "C changed"
     );
     assert_eq!(
-        bits(&to_vec(l.cur.as_ref().unwrap().r.clone())),
+        bits(&to_vec(l.adapter_as::<CurLora>().unwrap().r.clone())),
         bits(&r0),
         "R changed"
     );
-    let u1 = to_vec(l.cur.as_ref().unwrap().u.val());
+    let u1 = to_vec(l.adapter_as::<CurLora>().unwrap().u.val());
     assert!(max_abs_diff(&u1, &u0) > 1e-3, "U did not train");
 }
 
@@ -248,7 +248,7 @@ fn lora_init_forward_and_gradients() {
         let (l, _) = AdaptedLinear::frozen(base.weight.val(), base.bias.as_ref().unwrap().val())
             .attach("lora-test", &cfg)
             .unwrap();
-        let lora = l.lora.as_ref().unwrap();
+        let lora = l.adapter_as::<Lora>().unwrap();
         let bound = 1.0 / (RANK as f32).sqrt();
         let a = to_vec(lora.a.val());
         assert!(a.iter().all(|v| v.abs() <= bound), "A outside ±1/√r");
@@ -266,7 +266,7 @@ fn lora_init_forward_and_gradients() {
         let mut rng = Rng::new(8);
         let bm = random_vec(&mut rng, RANK * N_OUT, 0.3);
         let mut l = l;
-        l.lora.as_mut().unwrap().b = Param::from_tensor(Tensor::<2>::from_data(
+        l.adapter_as_mut::<Lora>().unwrap().b = Param::from_tensor(Tensor::<2>::from_data(
             TensorData::new(bm.clone(), [RANK, N_OUT]),
             &device,
         ));
@@ -286,10 +286,10 @@ fn lora_init_forward_and_gradients() {
         let y_t = l.forward(xt);
         assert!(max_abs_diff(&to_vec(y_t.clone()), &y) < 1e-4);
         let grads = y_t.sum().backward();
-        let lora = l.lora.as_ref().unwrap();
+        let lora = l.adapter_as::<Lora>().unwrap();
         assert!(lora.a.val().grad(&grads).is_some() && lora.b.val().grad(&grads).is_some());
         assert!(l.weight.val().grad(&grads).is_none());
-        assert_eq!(l.trainable_params(false), RANK * (N_IN + N_OUT));
+        assert_eq!(l.trainable_params(), RANK * (N_IN + N_OUT));
     }
 }
 

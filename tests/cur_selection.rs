@@ -6,7 +6,7 @@ mod common;
 use burn::tensor::Device;
 use common::fixture;
 use curlora::adapters::cur::{self, SelectionConfig, SelectionMode};
-use curlora::adapters::{AdapterConfig, Method};
+use curlora::adapters::{AdapterConfig, CurLora, Method};
 use curlora::core::rng::{Rng, derive_seed};
 use curlora::model::LanguageModel;
 
@@ -190,8 +190,8 @@ fn model_selection_matches_standalone_selection() {
     assert_eq!(name, "h.1.attn.c_attn");
     assert_eq!(sel, &standalone);
     let layer = model.module("h.1.attn.c_attn").unwrap();
-    assert_eq!(layer.cur.as_ref().unwrap().cols, standalone.cols);
-    assert_eq!(layer.cur.as_ref().unwrap().rows, standalone.rows);
+    assert_eq!(layer.adapter_as::<CurLora>().unwrap().cols, standalone.cols);
+    assert_eq!(layer.adapter_as::<CurLora>().unwrap().rows, standalone.rows);
 }
 
 #[test]

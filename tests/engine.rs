@@ -6,7 +6,7 @@ mod common;
 
 use burn::tensor::Device;
 use common::*;
-use curlora::adapters::{AdapterConfig, Method};
+use curlora::adapters::{AdapterConfig, CurLora, Method};
 use curlora::experiment::{Experiment, ExperimentSpec, TaskFormat, TaskSpec};
 use curlora::model::LanguageModel;
 use curlora::model::store;
@@ -244,7 +244,7 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_last_good_adapter() {
         other => panic!("expected divergence, got {other:?}"),
     }
     for (_, layer) in out.model.modules() {
-        if let Some(c) = &layer.cur {
+        if let Some(c) = layer.adapter_as::<CurLora>() {
             assert!(
                 to_vec(c.u.val()).iter().all(|v| v.is_finite()),
                 "kept U is not finite"

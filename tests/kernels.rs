@@ -11,7 +11,7 @@ mod common;
 use burn::module::Param;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use common::*;
-use curlora::adapters::{AdaptedLinear, AdapterConfig, CurPath, Method};
+use curlora::adapters::{AdaptedLinear, AdapterConfig, CurLora, CurPath, Method};
 use curlora::core::device::{self, DeviceChoice};
 use curlora::core::rng::Rng;
 use curlora::kernels::{self, colormap, cur_adapter};
@@ -278,7 +278,7 @@ fn layer(device: &Device, path: CurPath) -> AdaptedLinear {
             &AdapterConfig::new(Method::CurLora, r, 4),
         )
         .unwrap();
-    let c = l.cur.as_mut().unwrap();
+    let c = l.adapter_as_mut::<CurLora>().unwrap();
     c.u = Param::from_tensor(random_tensor(&mut rng, [r, r], 0.5, device));
     c.path = path;
     l
@@ -296,7 +296,13 @@ fn kernel_path_equals_factorized_path_in_a_layer() {
             let ((y, gu), n_launch) = launched(&ADAPTER, || {
                 let y = l.forward(x.clone());
                 let grads = y.clone().mul(y.clone()).sum().backward();
-                let gu = l.cur.as_ref().unwrap().u.val().grad(&grads).unwrap();
+                let gu = l
+                    .adapter_as::<CurLora>()
+                    .unwrap()
+                    .u
+                    .val()
+                    .grad(&grads)
+                    .unwrap();
                 (to_vec(y), to_vec(gu))
             });
             // x is not tracked: no ∂L/∂x, so the backward pass runs project (G·Rᵀ) only.

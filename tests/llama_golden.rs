@@ -9,7 +9,7 @@ mod common;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
-use curlora::adapters::{AdapterConfig, Method};
+use curlora::adapters::{AdapterConfig, CurLora, Lora, Method};
 use curlora::core::rng::Rng;
 use curlora::model::store;
 use curlora::model::{self, LanguageModel, LlamaConfig};
@@ -114,10 +114,9 @@ fn curlora_on_linear_weights_uses_the_reference_orientation() {
     let u = random_vec(&mut rng, 16, 0.5);
     for (n, layer) in m.modules_mut() {
         if n == *name {
-            layer.cur.as_mut().unwrap().u = Param::from_tensor(Tensor::<2>::from_data(
-                TensorData::new(u.clone(), [4, 4]),
-                &device,
-            ));
+            layer.adapter_as_mut::<CurLora>().unwrap().u = Param::from_tensor(
+                Tensor::<2>::from_data(TensorData::new(u.clone(), [4, 4]), &device),
+            );
         }
     }
     let layer = m.module(name).unwrap();
@@ -195,10 +194,10 @@ fn adapters_on_llama_start_neutral_and_round_trip() {
         // Perturb every trained tensor, as training would.
         let mut rng = Rng::new(9);
         for (_, layer) in m.modules_mut() {
-            if let Some(c) = layer.cur.as_mut() {
+            if let Some(c) = layer.adapter_as_mut::<CurLora>() {
                 c.u = Param::from_tensor(random_tensor(&mut rng, [4, 4], 0.3, &device));
             }
-            if let Some(l) = layer.lora.as_mut() {
+            if let Some(l) = layer.adapter_as_mut::<Lora>() {
                 let out = l.b.shape().dims::<2>()[1];
                 l.b = Param::from_tensor(random_tensor(&mut rng, [4, out], 0.3, &device));
             }

@@ -11,7 +11,7 @@ mod common;
 use burn::module::Param;
 use burn::tensor::Device;
 use common::*;
-use curlora::adapters::{AdapterConfig, Method};
+use curlora::adapters::{AdapterConfig, CurLora, Lora, Method};
 use curlora::core::device::{self, DeviceChoice};
 use curlora::core::rng::Rng;
 use curlora::model::LanguageModel;
@@ -62,10 +62,10 @@ fn adapted(device: &Device, method: Method) -> LanguageModel {
         .unwrap();
     let mut rng = Rng::new(17);
     for (_, layer) in model.modules_mut() {
-        if let Some(c) = layer.cur.as_mut() {
+        if let Some(c) = layer.adapter_as_mut::<CurLora>() {
             c.u = Param::from_tensor(random_tensor(&mut rng, [4, 4], 0.5, device));
         }
-        if let Some(l) = layer.lora.as_mut() {
+        if let Some(l) = layer.adapter_as_mut::<Lora>() {
             let out = l.b.shape().dims::<2>()[1];
             l.b = Param::from_tensor(random_tensor(&mut rng, [4, out], 0.5, device));
         }
@@ -86,8 +86,8 @@ fn cpu_and_gpu_agree_on_forward_and_backward() {
             let grads = loss.backward();
             let layer = model.module("h.0.attn.c_attn").unwrap();
             let grad = match method {
-                Method::CurLora => layer.cur.as_ref().unwrap().u.val().grad(&grads),
-                _ => layer.lora.as_ref().unwrap().a.val().grad(&grads),
+                Method::CurLora => layer.adapter_as::<CurLora>().unwrap().u.val().grad(&grads),
+                _ => layer.adapter_as::<Lora>().unwrap().a.val().grad(&grads),
             }
             .expect("adapter gradient");
             results.push((loss.into_scalar::<f32>(), to_vec(grad)));

@@ -9,8 +9,13 @@
 //!
 //! [`CurPath`] picks how the product is evaluated; all three give the same values and gradients.
 
+use super::adapter::{Adapter, Attach, Kind, Snapshot};
+use super::cur::{self, CurSelection};
+use super::linear::{AdaptedLinear, Layout};
+use super::AdapterConfig;
+use crate::core::error::Result;
 use burn::module::{Module, Param};
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 
 /// How the adapter's `α·x·C·U·R` is evaluated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -95,5 +100,86 @@ impl CurLora {
     /// Trainable parameters: `r²`.
     pub fn trainable_params(&self) -> usize {
         self.rank() * self.rank()
+    }
+}
+
+impl Kind for CurLora {
+    const NAME: &'static str = "curlora";
+    const LABEL: &'static str = "CURLoRA";
+    const HELP: &'static str = "`W + α·C·U·R`, only `U` trained";
+    const READS_WEIGHTS: bool = true;
+
+    /// `r²`.
+    fn trainable_params(rank: usize, _shape: [usize; 2], _bias: bool) -> usize {
+        rank * rank
+    }
+
+    /// Draws the columns and rows from `W` (per-module seed from the module path), gathers `C`
+    /// and `R`, and starts `U` at zero.
+    fn attach(layer: &mut AdaptedLinear, ctx: &Attach<'_>) -> Result<(Self, Option<CurSelection>)> {
+        let (name, config) = (ctx.name, ctx.config);
+        let shape = layer.shape();
+        let device = layer.weight.val().device();
+        cur::check_rank(config.rank, shape)?;
+        let w = ctx.weight_host(layer);
+        let seed = crate::core::rng::derive_seed(config.seed, name);
+        let sel = layer
+            .select_on(&w, &config.selection_config(), seed)
+            .map_err(|e| crate::Error::config(format!("module {name}: {e}")))?;
+        // C and R in the `[in, out]` frame of the forward pass (see `Layout`).
+        let (c_idx, r_idx) = match layer.layout {
+            Layout::InOut => (sel.cols.clone(), sel.rows.clone()),
+            Layout::OutIn => (sel.rows.clone(), sel.cols.clone()),
+        };
+        let (c, r) = cur::gather(&w, shape, &c_idx, &r_idx);
+        let rank = config.rank;
+        let c = Tensor::<2>::from_data(TensorData::new(c, [shape[0], rank]), &device);
+        let r = Tensor::<2>::from_data(TensorData::new(r, [rank, shape[1]]), &device);
+        let u = Tensor::<2>::zeros([rank, rank], &device);
+        let adapter = CurLora {
+            c,
+            u: Param::from_tensor(u),
+            r,
+            alpha: config.alpha,
+            cols: sel.cols.clone(),
+            rows: sel.rows.clone(),
+            path: Default::default(),
+        };
+        Ok((adapter, Some(sel)))
+    }
+}
+
+impl Adapter for CurLora {
+    fn add_to(&self, base: Tensor<2>, x: Tensor<2>) -> Tensor<2> {
+        CurLora::add_to(self, base, x)
+    }
+
+    fn delta_weight(&self) -> Option<Tensor<2>> {
+        let dw = self.c.clone().matmul(self.u.val()).matmul(self.r.clone());
+        Some(dw.mul_scalar(self.alpha))
+    }
+
+    fn trainable_params(&self) -> usize {
+        CurLora::trainable_params(self)
+    }
+
+    fn set_alpha(&mut self, alpha: f64, _config: &AdapterConfig) {
+        self.alpha = alpha;
+    }
+
+    fn snapshot(&self) -> Option<Snapshot> {
+        Some(Snapshot::Matrix(self.u.val()))
+    }
+
+    fn tensors(&self) -> Vec<(&'static str, &Param<Tensor<2>>)> {
+        vec![("u", &self.u)]
+    }
+
+    fn tensors_mut(&mut self) -> Vec<(&'static str, &mut Param<Tensor<2>>)> {
+        vec![("u", &mut self.u)]
+    }
+
+    fn indices(&self) -> Option<(&[usize], &[usize])> {
+        Some((&self.cols, &self.rows))
     }
 }

@@ -1,18 +1,18 @@
-//! A linear layer `y = x·W + b` (`W: [in, out]`) that can carry one adapter: CURLoRA, LoRA, or
-//! none (frozen, or fully trainable for a full fine-tune).
+//! A linear layer `y = x·W + b` (`W: [in, out]`) that carries one adapter of any registered
+//! method ([`AnyAdapter`]): CURLoRA, LoRA, or none (frozen, or fully trainable for a full
+//! fine-tune).
 //!
 //! `W` is always held `[in, out]` for the forward pass. Checkpoints store it either way round
 //! (GPT-2's `Conv1D` as `[in, out]`, `nn.Linear` as `[out, in]`), and CUR selection follows the
 //! checkpoint's own orientation, as the reference code does: see [`Layout`].
 
+use super::adapter::Attach;
 use super::cur::{self, CurSelection};
-use super::curlora::CurLora;
-use super::lora::Lora;
-use super::{AdapterConfig, Method};
+use super::methods::Registered;
+use super::{AdapterConfig, AnyAdapter, Frozen, Method};
 use crate::core::error::Result;
-use crate::core::rng::Rng;
 use burn::module::{Module, Param};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// How the checkpoint stores a weight, which decides what CUR calls a column and a row.
@@ -38,8 +38,8 @@ pub struct AdaptedLinear {
     pub weight: Param<Tensor<2>>,
     /// `[out]`; Llama-family projections have none.
     pub bias: Option<Param<Tensor<1>>>,
-    pub cur: Option<CurLora>,
-    pub lora: Option<Lora>,
+    /// The method's adapter ([`Frozen`] until one is attached).
+    pub adapter: AnyAdapter,
     /// The checkpoint's orientation of `weight`, for CUR selection.
     #[module(skip)]
     pub layout: Layout,
@@ -51,8 +51,7 @@ impl AdaptedLinear {
         Self {
             weight: Param::from_tensor(weight).set_require_grad(false),
             bias: Some(Param::from_tensor(bias).set_require_grad(false)),
-            cur: None,
-            lora: None,
+            adapter: AnyAdapter::Frozen(Frozen {}),
             layout: Layout::InOut,
         }
     }
@@ -62,8 +61,7 @@ impl AdaptedLinear {
         Self {
             weight: Param::from_tensor(weight_t).set_require_grad(false),
             bias: bias.map(|b| Param::from_tensor(b).set_require_grad(false)),
-            cur: None,
-            lora: None,
+            adapter: AnyAdapter::Frozen(Frozen {}),
             layout: Layout::OutIn,
         }
     }
@@ -83,11 +81,7 @@ impl AdaptedLinear {
     /// `x: [N, in]` → `[N, out]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let base = self.add_bias(x.clone().matmul(self.weight.val()));
-        match (&self.cur, &self.lora) {
-            (Some(c), _) => c.add_to(base, x),
-            (None, Some(l)) => base.add(l.delta(x)),
-            (None, None) => base,
-        }
+        self.adapter.get().add_to(base, x)
     }
 
     /// Forward with the dense update `x·(W + α·C·U·R) + b` (or `W + s·A·B`): the plain
@@ -95,11 +89,8 @@ impl AdaptedLinear {
     /// of the benchmarks (the reference code's way).
     pub fn forward_materialized(&self, x: Tensor<2>) -> Tensor<2> {
         let mut w = self.weight.val();
-        if let Some(c) = &self.cur {
-            let dw = c.c.clone().matmul(c.u.val()).matmul(c.r.clone());
-            w = w.add(dw.mul_scalar(c.alpha));
-        } else if let Some(l) = &self.lora {
-            w = w.add(l.a.val().matmul(l.b.val()).mul_scalar(l.scale));
+        if let Some(dw) = self.adapter.get().delta_weight() {
+            w = w.add(dw);
         }
         self.add_bias(x.matmul(w))
     }
@@ -115,7 +106,7 @@ impl AdaptedLinear {
     }
 
     /// Attaches the adapter described by `config` (replacing any previous one) and returns the
-    /// CUR selection when the method is CURLoRA. `name` is the module path, from which the
+    /// CUR selection when the method draws one. `name` is the module path, from which the
     /// per-module seed is derived.
     pub fn attach(
         self,
@@ -130,72 +121,43 @@ impl AdaptedLinear {
     ///
     /// [`weight_host`]: Self::weight_host
     pub fn attach_with(
-        self,
+        mut self,
         name: &str,
         config: &AdapterConfig,
         host: Option<&[f32]>,
     ) -> Result<(Self, Option<CurSelection>)> {
-        let shape = self.shape();
-        let device = self.weight.val().device();
-        let full = config.method == Method::Full;
-        let mut layer = Self {
-            weight: self.weight.set_require_grad(full),
-            bias: self.bias.map(|b| b.set_require_grad(full)),
-            cur: None,
-            lora: None,
-            layout: self.layout,
-        };
-        match config.method {
-            Method::Full | Method::Frozen => Ok((layer, None)),
-            Method::CurLora => {
-                cur::check_rank(config.rank, shape)?;
-                let w = match host {
-                    Some(w) => w.to_vec(),
-                    None => layer.weight_host(),
-                };
-                let seed = crate::core::rng::derive_seed(config.seed, name);
-                let sel = layer
-                    .select_on(&w, &config.selection_config(), seed)
-                    .map_err(|e| crate::Error::config(format!("module {name}: {e}")))?;
-                // C and R in the `[in, out]` frame of the forward pass (see `Layout`).
-                let (c_idx, r_idx) = match layer.layout {
-                    Layout::InOut => (sel.cols.clone(), sel.rows.clone()),
-                    Layout::OutIn => (sel.rows.clone(), sel.cols.clone()),
-                };
-                let (c, r) = cur::gather(&w, shape, &c_idx, &r_idx);
-                let rank = config.rank;
-                let c = Tensor::<2>::from_data(TensorData::new(c, [shape[0], rank]), &device);
-                let r = Tensor::<2>::from_data(TensorData::new(r, [rank, shape[1]]), &device);
-                let u = Tensor::<2>::zeros([rank, rank], &device);
-                layer.cur = Some(CurLora {
-                    c,
-                    u: Param::from_tensor(u),
-                    r,
-                    alpha: config.alpha,
-                    cols: sel.cols.clone(),
-                    rows: sel.rows.clone(),
-                    path: Default::default(),
-                });
-                Ok((layer, Some(sel)))
-            }
-            Method::Lora => {
-                cur::check_rank(config.rank, shape)?;
-                let rank = config.rank;
-                let bound = 1.0 / (rank as f64).sqrt();
-                let mut rng = Rng::for_name(config.seed, &format!("lora:{name}"));
-                let a: Vec<f32> = (0..shape[0] * rank)
-                    .map(|_| rng.uniform(-bound, bound) as f32)
-                    .collect();
-                let a = Tensor::<2>::from_data(TensorData::new(a, [shape[0], rank]), &device);
-                let b = Tensor::<2>::zeros([rank, shape[1]], &device);
-                layer.lora = Some(Lora {
-                    a: Param::from_tensor(a),
-                    b: Param::from_tensor(b),
-                    scale: config.lora_scaling.factor(config.alpha, rank),
-                });
-                Ok((layer, None))
-            }
-        }
+        let sel = self.attach_method(config.method, name, config, host)?;
+        Ok((self, sel))
+    }
+
+    /// Attaches `method` (which may differ from `config.method`: untargeted modules get
+    /// [`Method::Frozen`]) in place: sets whether `W` and `b` train, then lets the method build
+    /// its adapter.
+    pub fn attach_method(
+        &mut self,
+        method: Method,
+        name: &str,
+        config: &AdapterConfig,
+        host: Option<&[f32]>,
+    ) -> Result<Option<CurSelection>> {
+        let trains = method.trains_base();
+        self.weight = self.weight.clone().set_require_grad(trains);
+        self.bias = self.bias.take().map(|b| b.set_require_grad(trains));
+        self.adapter = AnyAdapter::Frozen(Frozen {});
+        let ctx = Attach { name, config, host };
+        let (adapter, sel) = method.attach_to(self, &ctx)?;
+        self.adapter = adapter;
+        Ok(sel)
+    }
+
+    /// The adapter as its own type, if it is one (`layer.adapter_as::<CurLora>()`).
+    pub fn adapter_as<K: Registered>(&self) -> Option<&K> {
+        K::from_any(&self.adapter)
+    }
+
+    /// [`adapter_as`](Self::adapter_as), mutably.
+    pub fn adapter_as_mut<K: Registered>(&mut self) -> Option<&mut K> {
+        K::from_any_mut(&mut self.adapter)
     }
 
     /// Draws a CUR selection for this layer's weight, in the checkpoint's orientation (see
@@ -204,7 +166,8 @@ impl AdaptedLinear {
         self.select_on(&self.weight_host(), config, seed)
     }
 
-    fn select_on(
+    /// [`select`](Self::select) on a host copy `w` of the weight.
+    pub fn select_on(
         &self,
         w: &[f32],
         config: &cur::SelectionConfig,
@@ -218,13 +181,16 @@ impl AdaptedLinear {
         }
     }
 
-    /// Parameters this layer trains under its current set-up.
-    pub fn trainable_params(&self, full: bool) -> usize {
-        let [n_in, n_out] = self.shape();
-        let bias = if self.bias.is_some() { n_out } else { 0 };
-        let own = if full { n_in * n_out + bias } else { 0 };
-        own + self.cur.as_ref().map_or(0, |c| c.trainable_params())
-            + self.lora.as_ref().map_or(0, |l| l.trainable_params())
+    /// Parameters this layer trains under its current adapter (`W` and `b` too when the
+    /// method trains the base weights).
+    pub fn trainable_params(&self) -> usize {
+        let own = if self.adapter.method().trains_base() {
+            let [n_in, n_out] = self.shape();
+            n_in * n_out + if self.bias.is_some() { n_out } else { 0 }
+        } else {
+            0
+        };
+        own + self.adapter.get().trainable_params()
     }
 }
 

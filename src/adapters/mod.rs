@@ -1,47 +1,31 @@
 //! Adapters: CURLoRA, LoRA and full fine-tuning, attached to named linear modules.
+//!
+//! Every method is one type in its own file implementing [`Kind`] and [`Adapter`] (see
+//! [`adapter`]), registered by one line in the `register_methods!` list below; the layer
+//! ([`AdaptedLinear`]), the models, the engine, the adapter files and the UI go through
+//! [`Method`] and [`AnyAdapter`] only. To add a method `foo`: write `adapters/foo.rs` with a
+//! type `Foo: Kind + Adapter` and add the line `foo::Foo,` to the list.
 
+pub mod adapter;
 pub mod cur;
-pub mod curlora;
 pub mod linear;
-pub mod lora;
+mod methods;
 
+pub use adapter::{Adapter, Attach, Kind, Snapshot};
 pub use cur::{CurSelection, SelectionConfig, SelectionMode};
 pub use curlora::CurPath;
 pub use linear::AdaptedLinear;
 pub use lora::LoraScaling;
+pub use methods::Registered;
 
 use serde::{Deserialize, Serialize};
 
-/// How a model is fine-tuned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// `W + α·C·U·R`, only `U` trained.
-    #[value(name = "curlora")]
-    CurLora,
-    /// `W + s·A·B`, `A` and `B` trained.
-    Lora,
-    /// Every weight trained.
-    Full,
-    /// Nothing trained (the base model).
-    Frozen,
-}
-
-impl Method {
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::CurLora => "curlora",
-            Method::Lora => "lora",
-            Method::Full => "full",
-            Method::Frozen => "frozen",
-        }
-    }
-}
-
-impl std::fmt::Display for Method {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
+// The registry: one line per method, in the order the CLI and the app list them.
+methods::register_methods! {
+    curlora::CurLora,
+    lora::Lora,
+    full::Full,
+    frozen::Frozen,
 }
 
 /// Everything that decides an adapter: saved with it so that it can be rebuilt exactly.
@@ -89,14 +73,11 @@ impl AdapterConfig {
     }
 }
 
-/// Trainable parameters of one adapted `[in, out]` matrix: `r²` for CURLoRA, `r·(in + out)`
-/// for LoRA, `in·out + out` (weight and bias) for a full fine-tune, 0 when frozen.
+/// Trainable parameters of one adapted `[in, out]` matrix with a bias (GPT-2's `Conv1D`):
+/// [`Method::trainable_params`] with `bias = true`.
 pub fn trainable_params_for(method: Method, rank: usize, shape: [usize; 2]) -> usize {
-    let [n_in, n_out] = shape;
-    match method {
-        Method::CurLora => rank * rank,
-        Method::Lora => rank * (n_in + n_out),
-        Method::Full => n_in * n_out + n_out,
-        Method::Frozen => 0,
-    }
+    method.trainable_params(rank, shape, true)
 }
+
+#[cfg(test)]
+mod tests;

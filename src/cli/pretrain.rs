@@ -1,7 +1,7 @@
 use curlora::core::device::DeviceChoice;
 use curlora::core::error::Error;
 use curlora::core::fsutil::write_atomic;
-use curlora::model::{self, Gpt2, Gpt2Config};
+use curlora::model::{self, Architecture, Gpt2, Gpt2Config};
 use curlora::train::pretrain::{self, PretrainConfig, PretrainState};
 use std::path::PathBuf;
 

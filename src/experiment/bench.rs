@@ -8,10 +8,10 @@
 //!   code's way: `x·(C·U·R)`), `curlora-kernel` (the WGSL op of [`crate::kernels`], meant for
 //!   wgpu; on Flex it is the same tensor ops as `curlora`), `full`.
 
-use crate::adapters::{AdapterConfig, CurPath, Method};
+use crate::adapters::{AdapterConfig, CurLora, CurPath, Method};
 use crate::core::error::Result;
 use crate::model::store;
-use crate::model::{Gpt2, Gpt2Config, LanguageModel};
+use crate::model::{Architecture, Gpt2, Gpt2Config, LanguageModel};
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -78,14 +78,12 @@ pub fn run_mode(
     device: &Device,
 ) -> Result<BenchResult> {
     let base = crate::train::pretrain::init_model(config, 0, device)?;
-    let method = match mode {
-        "frozen" => Method::Frozen,
-        "lora" => Method::Lora,
-        "full" => Method::Full,
-        m if cur_path(m).is_some() => Method::CurLora,
-        other => {
+    let method = match Method::from_name(mode) {
+        _ if cur_path(mode).is_some() => Method::CurLora,
+        Some(m) if MODES.contains(&mode) => m,
+        _ => {
             return Err(crate::Error::config(format!(
-                "unknown bench mode `{other}`: expected one of {}",
+                "unknown bench mode `{mode}`: expected one of {}",
                 MODES.join(", ")
             )));
         }
@@ -94,7 +92,7 @@ pub fn run_mode(
     let (mut model, _) = base.with_adapters(&cfg)?;
     if let Some(path) = cur_path(mode) {
         for b in &mut model.blocks {
-            if let Some(c) = b.attn.c_attn.cur.as_mut() {
+            if let Some(c) = b.attn.c_attn.adapter_as_mut::<CurLora>() {
                 c.path = path;
             }
         }
@@ -164,14 +162,14 @@ pub fn run_mode(
     })
 }
 
-/// The sum of one parameter `method` trains in `model` (`wpe` for `frozen`), `[1]`.
+/// The sum of one parameter `method` trains in `model` (the adapter's last trained tensor, the
+/// weight for a full fine-tune, `wpe` for `frozen`), `[1]`.
 fn trained_probe(model: &Gpt2, method: Method) -> Tensor<1> {
     let attn = &model.blocks[0].attn.c_attn;
-    let t = match (method, &attn.cur, &attn.lora) {
-        (Method::CurLora, Some(c), _) => c.u.val(),
-        (Method::Lora, _, Some(l)) => l.b.val(),
-        (Method::Full, _, _) => attn.weight.val(),
-        _ => model.wpe.val(),
+    let t = match attn.adapter.get().tensors().last() {
+        Some((_, p)) => p.val(),
+        None if method.trains_base() => attn.weight.val(),
+        None => model.wpe.val(),
     };
     t.sum()
 }
@@ -216,7 +214,7 @@ pub fn layer_path(
     };
     let (mut layer, _) = crate::adapters::AdaptedLinear::frozen(w, b)
         .attach("bench", &AdapterConfig::new(method, rank, 0))?;
-    if let Some(c) = layer.cur.as_mut() {
+    if let Some(c) = layer.adapter_as_mut::<CurLora>() {
         c.path = cur_path(mode).unwrap_or_default();
         c.u = burn::module::Param::from_tensor(Tensor::<2>::from_data(
             TensorData::new(randn(rank * rank, 0.1), [rank, rank]),
@@ -225,11 +223,12 @@ pub fn layer_path(
     }
     let run = |layer: &crate::adapters::AdaptedLinear| {
         let grads = layer.forward(x.clone()).sum().backward();
-        let g = match (&layer.cur, &layer.lora) {
-            (Some(c), _) => c.u.val().grad(&grads),
-            (_, Some(l)) => l.b.val().grad(&grads),
-            _ => None,
-        };
+        let g = layer
+            .adapter
+            .get()
+            .tensors()
+            .last()
+            .and_then(|(_, p)| p.val().grad(&grads));
         // Read back a value to wait for the device.
         let _ = g.map(|g| g.sum().into_scalar::<f32>());
     };

@@ -1,7 +1,6 @@
 //! Loading an experiment: the model and tokenizer, every task's splits (tokenized), and the
 //! held-out perplexity text.
 
-use crate::adapters::Method;
 use crate::core::error::{Error, Result};
 use crate::data::{self, Dataset, LoadOptions, PairEncoding, Sentiment140Labels};
 use crate::experiment::{ExperimentSpec, TaskFormat, TaskSpec};
@@ -82,13 +81,8 @@ fn check(spec: &ExperimentSpec) -> Result<PathBuf> {
             "the experiment needs at least one method and one seed",
         ));
     }
-    if spec.ranks.is_empty()
-        && spec
-            .methods
-            .iter()
-            .any(|m| matches!(m, Method::Lora | Method::CurLora))
-    {
-        return Err(Error::config("LoRA and CURLoRA need at least one rank"));
+    if spec.ranks.is_empty() && spec.methods.iter().any(|m| m.uses_rank()) {
+        return Err(Error::config("ranked methods (LoRA, CURLoRA) need at least one rank"));
     }
     if spec.max_len == 0 {
         return Err(Error::config("max_len must be ≥ 1"));

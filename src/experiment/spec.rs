@@ -185,9 +185,10 @@ impl ExperimentSpec {
     pub fn adapter_configs(&self) -> Vec<AdapterConfig> {
         let mut out = Vec::new();
         for &method in &self.methods {
-            let ranks: &[usize] = match method {
-                Method::Full | Method::Frozen => &[0],
-                _ => &self.ranks,
+            let ranks: &[usize] = if method.uses_rank() {
+                &self.ranks
+            } else {
+                &[0]
             };
             for &rank in ranks {
                 for &seed in &self.seeds {

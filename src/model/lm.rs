@@ -6,26 +6,95 @@
 //! [`super::gguf::import`]) and then loaded like any other folder.
 
 use super::HostWeights;
-use super::gpt2::{self, Gpt2};
-use super::llama::{self, Llama};
+use super::arch::{Architecture, Selections};
+use super::gpt2::Gpt2;
+use super::llama::Llama;
 use super::weights::Checkpoint;
-use crate::adapters::{AdaptedLinear, AdapterConfig, CurSelection, Method};
+use crate::adapters::{AdaptedLinear, AdapterConfig, Method};
 use crate::core::error::{Error, Result};
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use std::path::{Path, PathBuf};
 
-#[derive(Module, Debug)]
-pub enum LanguageModel {
-    Gpt2(Gpt2),
-    Llama(Llama),
+/// Declares the model families: a [`LanguageModel`] and a [`Family`] variant for each, and
+/// everything that needs the concrete type (loading, attaching). Every other method goes
+/// through [`LanguageModel::architecture`].
+macro_rules! families {
+    ($($family:ident($ty:ty)),+ $(,)?) => {
+        #[derive(Module, Debug)]
+        pub enum LanguageModel {
+            $($family($ty),)+
+        }
+
+        /// Which architecture a folder holds, from `config.json`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Family {
+            $($family,)+
+        }
+
+        impl Family {
+            /// Every family with the `model_type`s it loads, in registry order.
+            fn all() -> Vec<(Family, &'static [&'static str])> {
+                vec![$((Family::$family, <$ty as Architecture>::model_types()),)+]
+            }
+        }
+
+        impl LanguageModel {
+            /// The model as its family's [`Architecture`].
+            pub fn architecture(&self) -> &dyn Architecture {
+                match self {
+                    $(Self::$family(m) => m,)+
+                }
+            }
+
+            pub fn architecture_mut(&mut self) -> &mut dyn Architecture {
+                match self {
+                    $(Self::$family(m) => m,)+
+                }
+            }
+
+            pub fn family(&self) -> Family {
+                match self {
+                    $(Self::$family(_) => Family::$family,)+
+                }
+            }
+
+            fn load_family(family: Family, dir: &Path, device: &Device) -> Result<Self> {
+                match family {
+                    $(Family::$family => Ok(Self::$family(<$ty as Architecture>::load(dir, device)?)),)+
+                }
+            }
+
+            /// The same architecture with the weights of `ckpt` (a full fine-tune's saved
+            /// weights).
+            pub fn with_weights(&self, ckpt: &Checkpoint, device: &Device) -> Result<Self> {
+                match self {
+                    $(Self::$family(m) => Ok(Self::$family(m.with_weights(ckpt, device)?)),)+
+                }
+            }
+
+            /// [`with_adapters`](Self::with_adapters) with host copies of the weights CUR
+            /// selects from (see [`target_weights`](Self::target_weights)).
+            pub fn with_adapters_host(
+                self,
+                config: &AdapterConfig,
+                host: &HostWeights,
+            ) -> Result<(Self, Selections)> {
+                match self {
+                    $(Self::$family(m) => {
+                        let (m, s) = super::attach::adapt(m, config, host)?;
+                        Ok((Self::$family(m), s))
+                    })+
+                }
+            }
+        }
+    };
 }
 
-/// Which architecture a folder holds, from `config.json`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
-    Gpt2,
-    Llama,
+// The registry of families: one line each.
+families! {
+    Gpt2(Gpt2),
+    Llama(Llama),
 }
 
 /// Reads `model_type` from `dir/config.json` (a missing `model_type` means GPT-2, as in the
@@ -35,17 +104,22 @@ pub fn family(dir: &Path) -> Result<Family> {
     let text = crate::core::fsutil::read_to_string(&path)?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::format(&path, format!("not valid JSON: {e}")))?;
-    match json.get("model_type").and_then(|t| t.as_str()) {
-        None | Some("gpt2") => Ok(Family::Gpt2),
-        Some("llama" | "mistral") => Ok(Family::Llama),
-        Some(other) => Err(Error::format(
-            &path,
-            format!(
-                "model_type is `{other}`; supported: gpt2, llama, mistral \
-                 (Llama-architecture models such as SmolLM2 have model_type llama)"
-            ),
-        )),
+    let Some(model_type) = json.get("model_type").and_then(|t| t.as_str()) else {
+        return Ok(Family::Gpt2);
+    };
+    let all = Family::all();
+    if let Some((f, _)) = all.iter().find(|(_, types)| types.contains(&model_type)) {
+        return Ok(*f);
     }
+    let supported: Vec<&str> = all.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+    Err(Error::format(
+        &path,
+        format!(
+            "model_type is `{model_type}`; supported: {} \
+             (Llama-architecture models such as SmolLM2 have model_type llama)",
+            supported.join(", ")
+        ),
+    ))
 }
 
 /// The folder to load for `path`: the folder itself, or for a `.gguf` file the HF-style
@@ -106,203 +180,120 @@ impl LanguageModel {
     /// Loads an HF model folder (GPT-2, Llama or Mistral) or a `.gguf` file.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let dir = resolve(path)?;
-        match family(&dir)? {
-            Family::Gpt2 => Ok(Self::Gpt2(Gpt2::load(&dir, device)?)),
-            Family::Llama => Ok(Self::Llama(Llama::load(&dir, device)?)),
-        }
-    }
-
-    /// The same architecture with the weights of `ckpt` (a full fine-tune's saved weights).
-    pub fn with_weights(&self, ckpt: &Checkpoint, device: &Device) -> Result<Self> {
-        Ok(match self {
-            Self::Gpt2(m) => Self::Gpt2(Gpt2::from_checkpoint(m.config.clone(), ckpt, device)?),
-            Self::Llama(m) => Self::Llama(Llama::from_checkpoint(m.config.clone(), ckpt, device)?),
-        })
-    }
-
-    pub fn family(&self) -> Family {
-        match self {
-            Self::Gpt2(_) => Family::Gpt2,
-            Self::Llama(_) => Family::Llama,
-        }
+        Self::load_family(family(&dir)?, &dir, device)
     }
 
     /// Short architecture name for reports.
     pub fn arch(&self) -> &'static str {
-        match self {
-            Self::Gpt2(_) => "gpt2",
-            Self::Llama(m) if m.config.model_type.as_deref() == Some("mistral") => "mistral",
-            Self::Llama(_) => "llama",
-        }
+        self.architecture().arch()
     }
 
     pub fn hidden(&self, ids: Tensor<2, Int>, keep: Option<Tensor<2>>) -> Tensor<3> {
-        match self {
-            Self::Gpt2(m) => m.hidden(ids, keep),
-            Self::Llama(m) => m.hidden(ids, keep),
-        }
+        self.architecture().hidden(ids, keep)
     }
 
     pub fn lm_logits(&self, hidden: Tensor<3>) -> Tensor<3> {
-        match self {
-            Self::Gpt2(m) => m.lm_logits(hidden),
-            Self::Llama(m) => m.lm_logits(hidden),
-        }
+        self.architecture().lm_logits(hidden)
     }
 
     pub fn logits(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        self.lm_logits(self.hidden(ids, None))
+        self.architecture().logits(ids)
     }
 
     /// Mean next-token cross-entropy over all positions of `ids` (HF's `labels=input_ids`).
     pub fn lm_loss(&self, ids: Tensor<2, Int>) -> Tensor<1> {
-        super::next_token_loss(self.logits(ids.clone()), ids)
+        self.architecture().lm_loss(ids)
     }
 
-    pub fn with_adapters(
-        self,
-        config: &AdapterConfig,
-    ) -> Result<(Self, Vec<(String, CurSelection)>)> {
+    /// Attaches adapters to the target modules and sets which parameters train. Returns the
+    /// CUR selections by module path (empty for other methods).
+    pub fn with_adapters(self, config: &AdapterConfig) -> Result<(Self, Selections)> {
         self.with_adapters_host(config, &HostWeights::new())
-    }
-
-    /// [`with_adapters`](Self::with_adapters) with host copies of the weights CUR selects from
-    /// (see [`target_weights`](Self::target_weights)).
-    pub fn with_adapters_host(
-        self,
-        config: &AdapterConfig,
-        host: &HostWeights,
-    ) -> Result<(Self, Vec<(String, CurSelection)>)> {
-        Ok(match self {
-            Self::Gpt2(m) => {
-                let (m, s) = m.with_adapters_host(config, host)?;
-                (Self::Gpt2(m), s)
-            }
-            Self::Llama(m) => {
-                let (m, s) = m.with_adapters_host(config, host)?;
-                (Self::Llama(m), s)
-            }
-        })
     }
 
     /// Host copies (`[in, out]` as stored) of the weights a CURLoRA adapter under `config` draws
     /// its columns and rows from, read asynchronously: nothing for other methods, and only the
     /// targeted modules (a 7B model is never copied whole).
     pub async fn target_weights(&self, config: &AdapterConfig) -> Result<HostWeights> {
-        let mut out = HostWeights::new();
-        if config.method != Method::CurLora {
-            return Ok(out);
-        }
-        for (path, layer) in self.modules() {
-            let targeted = match self {
-                Self::Gpt2(_) => Gpt2::is_target(&path, config),
-                Self::Llama(_) => Llama::is_target(&path, config),
-            };
-            if targeted {
-                let w = crate::core::runtime::read_f32(layer.weight.val()).await?;
-                out.insert(path, w);
-            }
-        }
-        Ok(out)
+        super::attach::target_weights(self.architecture(), config).await
     }
 
     pub fn module(&self, path: &str) -> Result<&AdaptedLinear> {
-        match self {
-            Self::Gpt2(m) => m.module(path),
-            Self::Llama(m) => m.module(path),
-        }
+        self.architecture().module(path)
     }
 
     pub fn modules(&self) -> Vec<(String, &AdaptedLinear)> {
-        match self {
-            Self::Gpt2(m) => m.modules(),
-            Self::Llama(m) => m.modules(),
-        }
+        self.architecture().modules()
     }
 
     pub fn modules_mut(&mut self) -> Vec<(String, &mut AdaptedLinear)> {
-        match self {
-            Self::Gpt2(m) => m.modules_mut(),
-            Self::Llama(m) => m.modules_mut(),
-        }
+        self.architecture_mut().modules_mut()
     }
 
     /// Trained parameters under the current adapters (heads excluded, as in the paper).
     pub fn trainable_params(&self, method: Method) -> usize {
-        match method {
-            Method::Full => self.num_params(),
-            _ => self
-                .modules()
-                .iter()
-                .map(|(_, m)| m.trainable_params(false))
-                .sum(),
+        if method.trains_base() {
+            self.num_params()
+        } else {
+            super::attach::adapter_params(self.architecture())
         }
+    }
+
+    /// The extra training-loss term of the adapters, if any: the hook for a method with a
+    /// penalty (e.g. O-LoRA's orthogonality term). No method has one yet, so the engine's step
+    /// does not call it; such a method adds it to the task loss there.
+    pub fn adapter_loss(&self) -> Option<Tensor<1>> {
+        super::attach::adapter_loss(self.architecture())
+    }
+
+    /// Tells every adapter that a task starts: the hook for per-task adapters. No method reacts
+    /// yet, so the engine does not call it.
+    pub fn start_task(&mut self, task: usize) {
+        super::attach::start_task(self.architecture_mut(), task)
     }
 
     pub fn named_tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
-        match self {
-            Self::Gpt2(m) => m.named_tensors(),
-            Self::Llama(m) => m.named_tensors(),
-        }
+        self.architecture().named_tensors()
+    }
+
+    /// Ties the model to other base weights' hash (a full fine-tune stays tied to its base).
+    pub fn set_weights_hash(&mut self, hash: String) {
+        self.architecture_mut().set_weights_hash(hash)
     }
 
     pub fn weights_hash(&self) -> &str {
-        match self {
-            Self::Gpt2(m) => &m.weights_hash,
-            Self::Llama(m) => &m.weights_hash,
-        }
+        self.architecture().weights_hash()
     }
 
     /// Width of the hidden states the classification heads read.
     pub fn hidden_size(&self) -> usize {
-        match self {
-            Self::Gpt2(m) => m.config.n_embd,
-            Self::Llama(m) => m.config.hidden_size,
-        }
+        self.architecture().hidden_size()
     }
 
     pub fn vocab_size(&self) -> usize {
-        match self {
-            Self::Gpt2(m) => m.config.vocab_size,
-            Self::Llama(m) => m.config.vocab_size,
-        }
+        self.architecture().vocab_size()
     }
 
     /// The longest sequence one forward pass takes.
     pub fn max_positions(&self) -> usize {
-        match self {
-            Self::Gpt2(m) => m.config.n_positions,
-            Self::Llama(m) => m.config.max_position_embeddings,
-        }
+        self.architecture().max_positions()
     }
 
     /// The id used to pad classification batches (end-of-text for GPT-2, pad or EOS else).
     pub fn pad_id(&self) -> u32 {
-        match self {
-            Self::Gpt2(m) => m.config.eos_token_id.unwrap_or(0),
-            Self::Llama(m) => m.config.eos_id().unwrap_or(0),
-        }
+        self.architecture().pad_id()
     }
 
     pub fn num_layers(&self) -> usize {
-        match self {
-            Self::Gpt2(m) => m.config.n_layer,
-            Self::Llama(m) => m.config.num_hidden_layers,
-        }
+        self.architecture().num_layers()
     }
 
     /// The module names adapters can target on this architecture.
     pub fn target_modules(&self) -> &'static [&'static str] {
-        match self {
-            Self::Gpt2(_) => &gpt2::TARGET_MODULES,
-            Self::Llama(_) => &llama::TARGET_MODULES,
-        }
+        self.architecture().target_modules()
     }
 
     pub fn device(&self) -> Device {
-        match self {
-            Self::Gpt2(m) => m.wte.val().device(),
-            Self::Llama(m) => m.embed_tokens.val().device(),
-        }
+        self.architecture().device()
     }
 }

@@ -1,20 +1,27 @@
 //! Language models and their tokenizers, loaded from HF model folders.
+//!
+//! * [`arch`]: the [`Architecture`] trait every family implements; [`lm`]: [`LanguageModel`],
+//!   one type over the families (registered there, one line each), loading by `model_type`;
+//! * [`attach`]: the one loop that attaches adapters to a model's target modules;
+//! * [`gpt2`], [`llama`]: each family's architecture, config and checkpoint loading;
+//! * [`weights`] (safetensors checkpoints), [`gguf`] (GGUF import), [`head`] (task heads),
+//!   [`store`] (adapter files).
 
-pub mod config;
+pub mod arch;
+pub mod attach;
 pub mod gguf;
 pub mod gpt2;
 pub mod head;
 pub mod llama;
-pub mod llama_config;
 pub mod lm;
 pub mod store;
 pub mod weights;
 
-pub use config::Gpt2Config;
-pub use gpt2::Gpt2;
+pub use arch::{Architecture, Selections};
+pub use gpt2::{Gpt2, Gpt2Config};
 pub use head::{Head, Pooling};
 pub use llama::{Llama, LlamaConfig};
-pub use lm::LanguageModel;
+pub use lm::{Family, LanguageModel};
 
 /// Host copies of weights by module path (see [`LanguageModel::target_weights`]).
 pub type HostWeights = std::collections::HashMap<String, Vec<f32>>;
@@ -78,4 +85,42 @@ pub fn encode(tokenizer: &Tokenizer, text: &str, source: &Path) -> Result<Vec<u3
         .encode(text, false)
         .map_err(|e| Error::format(source, format!("tokenization failed: {e}")))?;
     Ok(enc.get_ids().to_vec())
+}
+
+/// Added to attention scores that must be ignored (causal future, padding).
+const MASKED: f32 = -1e9;
+
+/// Additive attention mask `[B or 1, 1, T, T]`: causal (query `i` sees keys `j ≤ i`, and only
+/// `j > i - window` with a sliding window), plus padded keys when `keep` is given.
+pub(crate) fn attention_mask(
+    t: usize,
+    keep: Option<burn::tensor::Tensor<2>>,
+    window: Option<usize>,
+    device: &burn::tensor::Device,
+) -> burn::tensor::Tensor<4> {
+    let mut causal = vec![0f32; t * t];
+    for i in 0..t {
+        for j in 0..t {
+            let future = j > i;
+            let too_far = window.is_some_and(|w| i >= j + w);
+            if future || too_far {
+                causal[i * t + j] = MASKED;
+            }
+        }
+    }
+    let causal =
+        burn::tensor::Tensor::<2>::from_data(burn::tensor::TensorData::new(causal, [t, t]), device)
+            .reshape([1, 1, t, t]);
+    match keep {
+        None => causal,
+        Some(keep) => {
+            let [b, _] = keep.dims();
+            let pad = keep
+                .neg()
+                .add_scalar(1.0)
+                .mul_scalar(MASKED)
+                .reshape([b, 1, 1, t]);
+            causal.add(pad)
+        }
+    }
 }

@@ -1,14 +1,16 @@
 //! Saving and loading adapters (and task heads) as safetensors.
 //!
-//! The file holds only what was trained — `U` (CURLoRA), `A` and `B` (LoRA), every weight (full
-//! fine-tune) — plus the heads, and a JSON header (`__metadata__["curlora"]`) with everything
+//! The file holds only what was trained — each adapter's tensors as `{module}.{suffix}` (`U` as
+//! `.u` for CURLoRA, `A` and `B` as `.lora_a`, `.lora_b` for LoRA; see
+//! [`Adapter::tensors`](crate::adapters::Adapter::tensors)), every weight as `full.*` when the
+//! method trains the base weights — plus the heads, and a JSON header (`__metadata__["curlora"]`) with everything
 //! needed to rebuild the adapter exactly: method, rank, α, seed, targets, the selected indices,
 //! and the SHA-256 of the base weights. Loading onto a different base model is refused.
 
 use super::LanguageModel;
-use super::gpt2::host;
 use super::head::Head;
-use crate::adapters::{AdapterConfig, Method};
+use super::weights::host;
+use crate::adapters::AdapterConfig;
 use crate::core::error::{Error, Result};
 use crate::core::fsutil::write_atomic;
 use burn::module::Param;
@@ -46,19 +48,16 @@ pub fn save(
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut indices = BTreeMap::new();
     for (name, layer) in model.modules() {
-        if let Some(c) = &layer.cur {
-            let (s, v) = host(c.u.val());
-            tensors.push((format!("{name}.u"), s, bytes(&v)));
-            indices.insert(name.clone(), (c.cols.clone(), c.rows.clone()));
+        let adapter = layer.adapter.get();
+        for (suffix, p) in adapter.tensors() {
+            let (s, v) = host(p.val());
+            tensors.push((format!("{name}.{suffix}"), s, bytes(&v)));
         }
-        if let Some(l) = &layer.lora {
-            let (s, v) = host(l.a.val());
-            tensors.push((format!("{name}.lora_a"), s, bytes(&v)));
-            let (s, v) = host(l.b.val());
-            tensors.push((format!("{name}.lora_b"), s, bytes(&v)));
+        if let Some((cols, rows)) = adapter.indices() {
+            indices.insert(name.clone(), (cols.to_vec(), rows.to_vec()));
         }
     }
-    if config.method == Method::Full {
+    if config.method.trains_base() {
         for (name, s, v) in model.named_tensors() {
             tensors.push((format!("full.{name}"), s, bytes(&v)));
         }
@@ -194,7 +193,7 @@ pub fn load(path: &Path, base: LanguageModel, base_hash: &str) -> Result<Loaded>
             }
         }
     }
-    if meta.config.method == Method::Full {
+    if meta.config.method.trains_base() {
         let mut tensors = Vec::new();
         for (name, view) in st.tensors() {
             if let Some(n) = name.strip_prefix("full.") {
@@ -207,22 +206,14 @@ pub fn load(path: &Path, base: LanguageModel, base_hash: &str) -> Result<Loaded>
         let full = model.with_weights(&ckpt, &device)?;
         let (mut full, _) = full.with_adapters(&meta.config)?;
         // The adapter is still tied to the base it was trained from.
-        let hash = model.weights_hash().to_string();
-        match &mut full {
-            LanguageModel::Gpt2(m) => m.weights_hash = hash,
-            LanguageModel::Llama(m) => m.weights_hash = hash,
-        }
+        full.set_weights_hash(model.weights_hash().to_string());
         model = full;
     }
-    let r = meta.config.rank;
+    // Each trained tensor comes back with the shape attaching gave it.
     for (name, layer) in model.modules_mut() {
-        let [n_in, n_out] = layer.shape();
-        if let Some(c) = layer.cur.as_mut() {
-            c.u = Param::from_tensor(read(&format!("{name}.u"), &[r, r])?);
-        }
-        if let Some(l) = layer.lora.as_mut() {
-            l.a = Param::from_tensor(read(&format!("{name}.lora_a"), &[n_in, r])?);
-            l.b = Param::from_tensor(read(&format!("{name}.lora_b"), &[r, n_out])?);
+        for (suffix, p) in layer.adapter.get_mut().tensors_mut() {
+            let shape = p.shape().dims::<2>();
+            *p = Param::from_tensor(read(&format!("{name}.{suffix}"), &shape)?);
         }
     }
     let d = model.hidden_size();

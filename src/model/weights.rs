@@ -245,3 +245,14 @@ impl Checkpoint {
         Ok(out)
     }
 }
+
+/// A tensor's shape and f32 values on the host (saving weights and adapters).
+pub fn host<const D: usize>(t: burn::tensor::Tensor<D>) -> (Vec<usize>, Vec<f32>) {
+    let shape = t.dims().to_vec();
+    let v = t
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor");
+    (shape, v)
+}

@@ -361,8 +361,5 @@ enum TaskEnd {
 
 /// The method's name with its rank, e.g. `curlora-8`.
 pub fn label(method: Method, rank: usize) -> String {
-    match method {
-        Method::Full | Method::Frozen => method.name().to_string(),
-        _ => format!("{}-{rank}", method.name()),
-    }
+    method.run_label(rank)
 }

@@ -7,7 +7,7 @@ use crate::core::error::{Error, Result};
 use crate::core::fsutil::write_atomic;
 use crate::core::rng::Rng;
 use crate::model::weights::Checkpoint;
-use crate::model::{Gpt2, Gpt2Config};
+use crate::model::{Architecture, Gpt2, Gpt2Config};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};

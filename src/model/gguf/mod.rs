@@ -38,6 +38,8 @@ mod meta;
 mod reader;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_import;
 mod tokenizer;
 
 #[allow(unused_imports)]

@@ -214,10 +214,7 @@ impl LlamaConfig {
         targets
             .iter()
             .filter_map(|t| Some((t, self.module_shape(t)?)))
-            .map(|(t, [n_in, n_out])| match method {
-                Method::Full => n_in * n_out + if bias(t) { n_out } else { 0 },
-                m => crate::adapters::trainable_params_for(m, rank, [n_in, n_out]),
-            })
+            .map(|(t, shape)| method.trainable_params(rank, shape, bias(t)))
             .sum::<usize>()
             * self.num_hidden_layers
     }

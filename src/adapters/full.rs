@@ -1,0 +1,30 @@
+//! A full fine-tune: every weight of the model trains, no adapter tensors.
+
+use super::adapter::{Adapter, Attach, Kind};
+use super::cur::CurSelection;
+use super::linear::AdaptedLinear;
+use crate::core::error::Result;
+use burn::module::Module;
+
+/// Nothing beside the base weights, which train.
+#[derive(Module, Debug)]
+pub struct Full {}
+
+impl Kind for Full {
+    const NAME: &'static str = "full";
+    const LABEL: &'static str = "full fine-tune";
+    const HELP: &'static str = "Every weight trained";
+    const TRAINS_BASE: bool = true;
+    const RANKED: bool = false;
+
+    /// `in·out`, plus `out` with a bias.
+    fn trainable_params(_rank: usize, [n_in, n_out]: [usize; 2], bias: bool) -> usize {
+        n_in * n_out + if bias { n_out } else { 0 }
+    }
+
+    fn attach(_layer: &mut AdaptedLinear, _: &Attach<'_>) -> Result<(Self, Option<CurSelection>)> {
+        Ok((Full {}, None))
+    }
+}
+
+impl Adapter for Full {}
