@@ -35,7 +35,8 @@ pub fn settings_path() -> PathBuf {
 }
 
 /// How the window opens.
-#[derive(Clone, Copy, Debug)]
+/// (The default: the first view, replaying, no frame log.)
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Launch {
     /// Start training with the saved setup at once.
     pub train: bool,
@@ -43,16 +44,6 @@ pub struct Launch {
     pub frame_stats: bool,
     /// The view to open on.
     pub tab: Tab,
-}
-
-impl Default for Launch {
-    fn default() -> Self {
-        Self {
-            train: false,
-            frame_stats: false,
-            tab: Tab::default(),
-        }
-    }
 }
 
 /// Opens the app window on the recording.
