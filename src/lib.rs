@@ -17,8 +17,13 @@
 //!   plots and benchmarks.
 //! * [`app`] (desktop and browser UI) and [`web`] (the browser shell) on top; the CLI lives in
 //!   the binary.
+//!
+//! Cargo features: `app` (egui, eframe, rfd, egui_plot, image), `plots` (plotters: the report's
+//! PNGs) and `web` (the browser shell, needs `app`), all on by default.
+//! `--no-default-features` builds the library and a headless CLI.
 
 pub mod adapters;
+#[cfg(feature = "app")]
 pub mod app;
 pub mod core;
 pub mod data;
@@ -26,6 +31,7 @@ pub mod experiment;
 pub mod kernels;
 pub mod model;
 pub mod train;
+#[cfg(feature = "web")]
 pub mod web;
 
 pub use crate::core::error::{Error, Result};

@@ -10,10 +10,13 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 /// The browser entry: everything happens in [`curlora::web::start`].
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "web"))]
 fn main() {
     curlora::web::start();
 }
+
+#[cfg(all(target_arch = "wasm32", not(feature = "web")))]
+compile_error!("the browser build needs the `web` cargo feature (web/index.html enables it)");
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
@@ -33,14 +36,14 @@ fn main() {
         Some(Command::ImportGguf(a)) => cli::import_gguf::run(a),
         Some(Command::App(a)) => cli::app::run(a),
         // The app on the embedded default: replays the recorded run at once and trains live
-        // on request. Without a display, the same experiment runs in the terminal.
-        None => match curlora::app::run() {
+        // on request. Without a display (or without the `app` feature), the same experiment
+        // runs in the terminal.
+        None => match open_app() {
             Ok(()) => Ok(()),
             Err(e) => {
                 eprintln!(
-                    "curlora: cannot open a window ({e}); running LoRA and CURLoRA side by side \
-                     on the embedded tiny model in the terminal instead (`curlora --help` lists \
-                     every command)"
+                    "curlora: {e}; running LoRA and CURLoRA side by side on the embedded tiny \
+                     model in the terminal instead (`curlora --help` lists every command)"
                 );
                 let args = <cli::run::RunArgs as clap::FromArgMatches>::from_arg_matches(
                     &<cli::run::RunArgs as clap::Args>::augment_args(clap::Command::new("run"))
@@ -55,4 +58,15 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// The app window on the recording, or why there is none.
+#[cfg(all(not(target_arch = "wasm32"), feature = "app"))]
+fn open_app() -> Result<(), String> {
+    curlora::app::run().map_err(|e| format!("cannot open a window ({e})"))
+}
+
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "app")))]
+fn open_app() -> Result<(), String> {
+    Err(cli::app::NO_UI.into())
 }

@@ -25,6 +25,10 @@ fn gpu_available() -> bool {
     ok
 }
 
+fn view(name: &str) -> Tab {
+    Tab::from_name(name).unwrap()
+}
+
 /// The app with the whole bundled recording applied, paused, on a fixed clock.
 fn replayed_app(tab: Tab) -> CurloraApp {
     let mut app = CurloraApp::new(Setup::default(), Clock::Fixed(0.0));
@@ -35,7 +39,7 @@ fn replayed_app(tab: Tab) -> CurloraApp {
     app.pump();
     app.playing = false;
     app.tab = tab;
-    app.show_setup = tab == Tab::Accuracy;
+    app.show_setup = tab == view("accuracy");
     app
 }
 
@@ -53,16 +57,16 @@ fn every_view_matches_its_snapshot() {
         return;
     }
     let mut results = egui_kittest::SnapshotResults::new();
-    for (tab, name) in [
-        (Tab::Accuracy, "accuracy"),
-        (Tab::Perplexity, "perplexity"),
-        (Tab::Adapters, "adapters"),
-        (Tab::Selection, "selection"),
-        (Tab::Metrics, "metrics"),
-    ] {
+    // Every view in the registry, each against `tests/snapshots/NAME.png`.
+    let names: Vec<&str> = Tab::all().map(|t| t.name()).collect();
+    assert_eq!(
+        names,
+        ["accuracy", "perplexity", "adapters", "selection", "metrics"]
+    );
+    for tab in Tab::all() {
         let mut h = harness(replayed_app(tab));
         h.run_steps(3);
-        results.add(h.try_snapshot(name));
+        results.add(h.try_snapshot(tab.name()));
         results.extend_harness(&mut h);
     }
     results.unwrap();
@@ -75,7 +79,7 @@ fn accuracy_view_shows_the_recorded_numbers() {
         .with_context_setup(curlora::app::install_fonts)
         .build_ui_state(
             |ui, app: &mut CurloraApp| app.frame(ui),
-            replayed_app(Tab::Accuracy),
+            replayed_app(view("accuracy")),
         );
     h.run_steps(2);
     let runs = h.state().session.runs.clone();
@@ -204,7 +208,7 @@ fn burn_and_the_renderer_share_one_device() {
         .wgpu_setup(setup)
         .build_ui_state(
             |ui, app: &mut CurloraApp| app.frame(ui),
-            replayed_app(Tab::Adapters),
+            replayed_app(view("adapters")),
         );
     let a = Tensor::<2>::from_data(TensorData::new(vec![1f32, 2., 3., 4.], [2, 2]), &dev.device);
     let before = a.clone().matmul(a.clone());

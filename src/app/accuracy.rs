@@ -3,14 +3,33 @@
 
 use super::colors::{sequential, text_on};
 use super::state::Session;
+use super::views::{View, ViewContext};
 use egui::{Align2, FontId, Sense, Stroke, Vec2};
 use egui_plot::{Line, Plot, PlotPoints, VLine};
 
 pub const WHAT: &str = "What am I looking at? Rows: after training a task. Columns: accuracy on each task, with its own head. \
      A drop down a column is forgetting; grey cells are tasks not trained yet.";
 
+/// The accuracy view (see [`super::views`]).
+pub struct Accuracy;
+
+impl View for Accuracy {
+    fn name(&self) -> &'static str {
+        "accuracy"
+    }
+    fn title(&self) -> &'static str {
+        "Accuracy across tasks"
+    }
+    fn about(&self) -> &'static str {
+        WHAT
+    }
+    fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewContext<'_>) {
+        show(ui, ctx.session)
+    }
+}
+
+/// Draws the view below its "What am I looking at?" line.
 pub fn show(ui: &mut egui::Ui, session: &Session) {
-    ui.label(WHAT);
     ui.add_space(6.0);
     ui.horizontal_wrapped(|ui| {
         for run in &session.runs {

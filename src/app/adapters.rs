@@ -2,7 +2,9 @@
 //! (and LoRA's ‖A·B‖ for comparison) over training; click a cell to follow its history.
 
 use super::colors::diverging;
+use super::heatmap::{GpuColors, Textures};
 use super::state::{RunView, Session};
+use super::views::{View, ViewContext};
 use egui::{Align2, FontId, Sense, Vec2};
 use egui_plot::{Line, Plot, PlotPoints};
 
@@ -16,8 +18,40 @@ pub struct ViewState {
     pub selected: Option<(usize, String, usize, usize)>,
 }
 
-pub fn show(ui: &mut egui::Ui, session: &Session, view: &mut ViewState) {
-    ui.label(WHAT);
+/// The adapters view (see [`super::views`]): the selected cell and the GPU-coloured heatmaps.
+#[derive(Default)]
+pub struct Adapters {
+    pub state: ViewState,
+    textures: Textures,
+}
+
+impl View for Adapters {
+    fn name(&self) -> &'static str {
+        "adapters"
+    }
+    fn title(&self) -> &'static str {
+        "U heatmaps"
+    }
+    fn about(&self) -> &'static str {
+        WHAT
+    }
+    fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewContext<'_>) {
+        let mut paint = Paint {
+            gpu: ctx.gpu,
+            textures: &mut self.textures,
+        };
+        show(ui, ctx.session, &mut self.state, &mut paint);
+    }
+}
+
+/// How the heatmaps are coloured (see [`super::heatmap`]).
+struct Paint<'a> {
+    gpu: Option<&'a GpuColors>,
+    textures: &'a mut Textures,
+}
+
+/// Draws the view below its "What am I looking at?" line.
+fn show(ui: &mut egui::Ui, session: &Session, view: &mut ViewState, paint: &mut Paint<'_>) {
     if session.runs.is_empty() {
         ui.label("Waiting for the first run…");
     }
@@ -33,7 +67,7 @@ pub fn show(ui: &mut egui::Ui, session: &Session, view: &mut ViewState) {
             legend(ui, scale);
             ui.horizontal_wrapped(|ui| {
                 for (module, trace) in &run.u {
-                    heatmap(ui, ri, module, &trace.latest, scale, view);
+                    heatmap(ui, ri, module, &trace.latest, scale, view, paint);
                 }
             });
         } else if run.u.values().any(|t| !t.latest.is_empty()) {
@@ -100,6 +134,7 @@ fn heatmap(
     u: &[f32],
     scale: f64,
     view: &mut ViewState,
+    paint: &mut Paint<'_>,
 ) {
     let r = (u.len() as f64).sqrt() as usize;
     if r == 0 {
@@ -110,15 +145,9 @@ fn heatmap(
         let px = (96.0 / r as f32).max(4.0);
         let (rect, resp) = ui.allocate_exact_size(Vec2::splat(px * r as f32), Sense::click());
         let p = ui.painter_at(rect);
-        for i in 0..r {
-            for j in 0..r {
-                let cell = egui::Rect::from_min_size(
-                    rect.min + Vec2::new(px * j as f32, px * i as f32),
-                    Vec2::splat(px),
-                );
-                p.rect_filled(cell, 0.0, diverging(f64::from(u[i * r + j]), scale));
-            }
-        }
+        paint
+            .textures
+            .paint(paint.gpu, (run, module), &p, rect, u, r, px, scale);
         let cell_at = |pos: egui::Pos2| {
             let j = ((pos.x - rect.min.x) / px) as usize;
             let i = ((pos.y - rect.min.y) / px) as usize;

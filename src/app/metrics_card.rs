@@ -2,12 +2,31 @@
 //! adapter size, steps per second — each with its formula in a tooltip.
 
 use super::state::{RunView, Session};
+use super::views::{View, ViewContext};
 
 pub const WHAT: &str = "What am I looking at? One line per method. Hover a column name for its formula. \
      R[i][j] is the accuracy on task j after training task i (the accuracy view's matrix).";
 
+/// The metrics view (see [`super::views`]).
+pub struct MetricsCard;
+
+impl View for MetricsCard {
+    fn name(&self) -> &'static str {
+        "metrics"
+    }
+    fn title(&self) -> &'static str {
+        "Metrics"
+    }
+    fn about(&self) -> &'static str {
+        WHAT
+    }
+    fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewContext<'_>) {
+        show(ui, ctx.session)
+    }
+}
+
+/// Draws the view below its "What am I looking at?" line.
 pub fn show(ui: &mut egui::Ui, session: &Session) {
-    ui.label(WHAT);
     ui.add_space(6.0);
     ui.horizontal_wrapped(|ui| {
         for run in &session.runs {

@@ -1,13 +1,32 @@
 //! View: held-out perplexity after each task and the training loss, per method.
 
 use super::state::Session;
+use super::views::{View, ViewContext};
 use egui_plot::{Line, Plot, PlotPoints, Points};
 
 pub const WHAT: &str = "What am I looking at? Held-out perplexity of the language model (its own LM head) before training and \
      after each task: a rise means the model is forgetting language it knew.";
 
+/// The perplexity view (see [`super::views`]).
+pub struct Perplexity;
+
+impl View for Perplexity {
+    fn name(&self) -> &'static str {
+        "perplexity"
+    }
+    fn title(&self) -> &'static str {
+        "Perplexity and loss"
+    }
+    fn about(&self) -> &'static str {
+        WHAT
+    }
+    fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewContext<'_>) {
+        show(ui, ctx.session)
+    }
+}
+
+/// Draws the view below its "What am I looking at?" line.
 pub fn show(ui: &mut egui::Ui, session: &Session) {
-    ui.label(WHAT);
     Plot::new("perplexity")
         .height(220.0)
         .legend(egui_plot::Legend::default())

@@ -4,6 +4,7 @@
 //! rows highlighted. Hover for index, energy and probability.
 
 use super::state::{RunView, Session};
+use super::views::{View, ViewContext};
 use crate::adapters::CurSelection;
 use crate::train::events::Thumbnail;
 use egui::{Color32, Sense, Stroke, Vec2};
@@ -16,8 +17,26 @@ pub const WHAT: &str = "What am I looking at? CURLoRA builds C and R from column
 
 const PICKED: Color32 = Color32::from_rgb(255, 140, 0);
 
+/// The selection view (see [`super::views`]).
+pub struct Selection;
+
+impl View for Selection {
+    fn name(&self) -> &'static str {
+        "selection"
+    }
+    fn title(&self) -> &'static str {
+        "CUR selection"
+    }
+    fn about(&self) -> &'static str {
+        WHAT
+    }
+    fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewContext<'_>) {
+        show(ui, ctx.session)
+    }
+}
+
+/// Draws the view below its "What am I looking at?" line.
 pub fn show(ui: &mut egui::Ui, session: &Session) {
-    ui.label(WHAT);
     let Some(run) = session.runs.iter().find(|r| !r.selections.is_empty()) else {
         ui.label("No CURLoRA run yet.");
         return;

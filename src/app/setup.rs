@@ -161,102 +161,128 @@ pub enum Action {
 
 /// Draws the panel. `busy` disables "train" while a run is going.
 pub fn show(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
-    let mut action = Action::None;
     ui.label(WHAT);
     ui.add_space(4.0);
     egui::Grid::new("setup").num_columns(2).show(ui, |ui| {
-        ui.label("model");
-        ui.vertical(|ui| {
-            let name = match &s.model {
-                None => "embedded tiny GPT-2 (1.3M parameters)".to_string(),
-                Some(p) => p.display().to_string(),
-            };
-            ui.label(name);
+        model_row(ui, s);
+        tasks_row(ui, s);
+        methods_row(ui, s);
+    });
+    hyper_parameters(ui, s);
+    egui::Grid::new("setup-advanced")
+        .num_columns(2)
+        .show(ui, |ui| {
+            if !s.classroom {
+                targets_and_rows(ui, s);
+                device_row(ui, s);
+            }
+        });
+    buttons(ui, s, busy)
+}
+
+/// Grid row: the model (embedded, an HF folder or a GGUF file).
+fn model_row(ui: &mut egui::Ui, s: &mut Setup) {
+    ui.label("model");
+    ui.vertical(|ui| {
+        let name = match &s.model {
+            None => "embedded tiny GPT-2 (1.3M parameters)".to_string(),
+            Some(p) => p.display().to_string(),
+        };
+        ui.label(name);
+        ui.horizontal(|ui| {
+            if ui.button("embedded").clicked() {
+                s.model = None;
+                s.targets = vec!["attn.c_attn".into(), "mlp.c_fc".into()];
+            }
+            if files::AVAILABLE
+                && ui.button("open HF folder…").clicked()
+                && let Some(dir) = files::pick_folder()
+            {
+                s.model = Some(dir);
+                s.targets = default_targets(s);
+            }
+            if files::AVAILABLE
+                && ui.button("open .gguf…").clicked()
+                && let Some(f) = files::pick_file("GGUF", &["gguf"])
+            {
+                s.model = Some(f);
+                s.targets = default_targets(s);
+            }
+        });
+    });
+    ui.end_row();
+}
+
+/// Grid row: the task sequence (embedded, or dataset files with their columns).
+fn tasks_row(ui: &mut egui::Ui, s: &mut Setup) {
+    ui.label("tasks");
+    ui.vertical(|ui| {
+        if s.tasks.is_empty() {
+            ui.label("embedded: movies → style → tweets");
+        }
+        let mut remove = None;
+        for (i, t) in s.tasks.iter_mut().enumerate() {
             ui.horizontal(|ui| {
-                if ui.button("embedded").clicked() {
-                    s.model = None;
-                    s.targets = vec!["attn.c_attn".into(), "mlp.c_fc".into()];
+                ui.add(egui::TextEdit::singleline(&mut t.name).desired_width(80.0));
+                ui.label(
+                    t.train
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
+                ui.label("text");
+                ui.add(egui::TextEdit::singleline(&mut t.text_column).desired_width(60.0));
+                ui.label("label");
+                ui.add(egui::TextEdit::singleline(&mut t.label_column).desired_width(60.0));
+                if t.eval.is_none() {
+                    ui.weak("(evaluated on its training file)");
                 }
-                if files::AVAILABLE
-                    && ui.button("open HF folder…").clicked()
-                    && let Some(dir) = files::pick_folder()
-                {
-                    s.model = Some(dir);
-                    s.targets = default_targets(s);
-                }
-                if files::AVAILABLE
-                    && ui.button("open .gguf…").clicked()
-                    && let Some(f) = files::pick_file("GGUF", &["gguf"])
-                {
-                    s.model = Some(f);
-                    s.targets = default_targets(s);
+                if ui.small_button("remove").on_hover_text("remove").clicked() {
+                    remove = Some(i);
                 }
             });
-        });
-        ui.end_row();
-
-        ui.label("tasks");
-        ui.vertical(|ui| {
-            if s.tasks.is_empty() {
-                ui.label("embedded: movies → style → tweets");
-            }
-            let mut remove = None;
-            for (i, t) in s.tasks.iter_mut().enumerate() {
-                ui.horizontal(|ui| {
-                    ui.add(egui::TextEdit::singleline(&mut t.name).desired_width(80.0));
-                    ui.label(
-                        t.train
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                    );
-                    ui.label("text");
-                    ui.add(egui::TextEdit::singleline(&mut t.text_column).desired_width(60.0));
-                    ui.label("label");
-                    ui.add(egui::TextEdit::singleline(&mut t.label_column).desired_width(60.0));
-                    if t.eval.is_none() {
-                        ui.weak("(evaluated on its training file)");
-                    }
-                    if ui.small_button("remove").on_hover_text("remove").clicked() {
-                        remove = Some(i);
-                    }
+        }
+        if let Some(i) = remove {
+            s.tasks.remove(i);
+        }
+        ui.horizontal(|ui| {
+            if files::AVAILABLE
+                && ui.button("add dataset file…").clicked()
+                && let Some(f) = files::pick_file("table", &["csv", "tsv", "jsonl"])
+            {
+                let name = f
+                    .file_stem()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| format!("task{}", s.tasks.len() + 1));
+                s.tasks.push(CustomTask {
+                    name,
+                    train: f,
+                    eval: None,
+                    text_column: "text".into(),
+                    label_column: "label".into(),
                 });
             }
-            if let Some(i) = remove {
-                s.tasks.remove(i);
+            if !s.tasks.is_empty() && ui.button("embedded tasks").clicked() {
+                s.tasks.clear();
             }
-            ui.horizontal(|ui| {
-                if files::AVAILABLE
-                    && ui.button("add dataset file…").clicked()
-                    && let Some(f) = files::pick_file("table", &["csv", "tsv", "jsonl"])
-                {
-                    let name = f
-                        .file_stem()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| format!("task{}", s.tasks.len() + 1));
-                    s.tasks.push(CustomTask {
-                        name,
-                        train: f,
-                        eval: None,
-                        text_column: "text".into(),
-                        label_column: "label".into(),
-                    });
-                }
-                if !s.tasks.is_empty() && ui.button("embedded tasks").clicked() {
-                    s.tasks.clear();
-                }
-            });
         });
-        ui.end_row();
-
-        ui.label("methods");
-        ui.horizontal(|ui| {
-            ui.checkbox(&mut s.lora, "LoRA");
-            ui.checkbox(&mut s.curlora, "CURLoRA");
-            ui.checkbox(&mut s.full, "full fine-tune");
-        });
-        ui.end_row();
     });
+    ui.end_row();
+}
+
+/// Grid row: which methods train side by side.
+fn methods_row(ui: &mut egui::Ui, s: &mut Setup) {
+    ui.label("methods");
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut s.lora, "LoRA");
+        ui.checkbox(&mut s.curlora, "CURLoRA");
+        ui.checkbox(&mut s.full, "full fine-tune");
+    });
+    ui.end_row();
+}
+
+/// Rank, α, learning rate, epochs and seed.
+fn hyper_parameters(ui: &mut egui::Ui, s: &mut Setup) {
     ui.add(egui::Slider::new(&mut s.rank, 1..=64).text("rank r"));
     ui.add(egui::Slider::new(&mut s.alpha, 0.0..=8.0).text("α (adapter scale)"));
     ui.add(
@@ -269,43 +295,50 @@ pub fn show(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
         let l = ui.label("seed");
         ui.add(egui::DragValue::new(&mut s.seed)).labelled_by(l.id);
     });
-    egui::Grid::new("setup-advanced")
-        .num_columns(2)
-        .show(ui, |ui| {
-            if !s.classroom {
-                ui.label("targets");
-                ui.vertical(|ui| {
-                    for t in target_names(s).iter() {
-                        let mut on = s.targets.iter().any(|x| x == t);
-                        if ui.checkbox(&mut on, *t).changed() {
-                            if on {
-                                s.targets.push(t.to_string());
-                            } else {
-                                s.targets.retain(|x| x != t);
-                            }
-                        }
-                    }
-                });
-                ui.end_row();
-                ui.label("rows per task");
-                ui.horizontal(|ui| {
-                    let mut limit = s.max_rows.is_some();
-                    let l = ui.checkbox(&mut limit, "first");
-                    let mut n = s.max_rows.unwrap_or(200);
-                    ui.add_enabled(limit, egui::DragValue::new(&mut n).range(8..=100_000))
-                        .labelled_by(l.id);
-                    s.max_rows = limit.then_some(n);
-                });
-                ui.end_row();
-                ui.label("device");
-                ui.horizontal(|ui| {
-                    ui.selectable_value(&mut s.device, DeviceChoice::Auto, "auto");
-                    ui.selectable_value(&mut s.device, DeviceChoice::Gpu, "GPU (wgpu)");
-                    ui.selectable_value(&mut s.device, DeviceChoice::Cpu, "CPU");
-                });
-                ui.end_row();
+}
+
+/// Advanced grid rows (hidden in classroom mode): target modules and rows per task.
+fn targets_and_rows(ui: &mut egui::Ui, s: &mut Setup) {
+    ui.label("targets");
+    ui.vertical(|ui| {
+        for t in target_names(s).iter() {
+            let mut on = s.targets.iter().any(|x| x == t);
+            if ui.checkbox(&mut on, *t).changed() {
+                if on {
+                    s.targets.push(t.to_string());
+                } else {
+                    s.targets.retain(|x| x != t);
+                }
             }
-        });
+        }
+    });
+    ui.end_row();
+    ui.label("rows per task");
+    ui.horizontal(|ui| {
+        let mut limit = s.max_rows.is_some();
+        let l = ui.checkbox(&mut limit, "first");
+        let mut n = s.max_rows.unwrap_or(200);
+        ui.add_enabled(limit, egui::DragValue::new(&mut n).range(8..=100_000))
+            .labelled_by(l.id);
+        s.max_rows = limit.then_some(n);
+    });
+    ui.end_row();
+}
+
+/// Advanced grid row: where to train.
+fn device_row(ui: &mut egui::Ui, s: &mut Setup) {
+    ui.label("device");
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut s.device, DeviceChoice::Auto, "auto");
+        ui.selectable_value(&mut s.device, DeviceChoice::Gpu, "GPU (wgpu)");
+        ui.selectable_value(&mut s.device, DeviceChoice::Cpu, "CPU");
+    });
+    ui.end_row();
+}
+
+/// Train, defaults and classroom mode.
+fn buttons(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
+    let mut action = Action::None;
     ui.add_space(6.0);
     ui.horizontal(|ui| {
         let ok = !s.methods().is_empty() && !s.targets.is_empty();

@@ -86,19 +86,9 @@ impl Default for LinkState {
             preset: Preset::Quick,
             setup: Preset::Quick.setup(),
             tier: TierRequest::Auto,
-            tab: Tab::Accuracy,
+            tab: Tab::default(),
             warnings: Vec::new(),
         }
-    }
-}
-
-fn tab_name(tab: Tab) -> &'static str {
-    match tab {
-        Tab::Accuracy => "accuracy",
-        Tab::Perplexity => "perplexity",
-        Tab::Adapters => "adapters",
-        Tab::Selection => "selection",
-        Tab::Metrics => "metrics",
     }
 }
 
@@ -222,8 +212,8 @@ impl LinkState {
             "tab" => {
                 self.tab = Tab::from_name(v).ok_or_else(|| {
                     format!(
-                        "tab `{v}` is unknown (expected accuracy, perplexity, adapters, \
-                         selection, metrics); ignored"
+                        "tab `{v}` is unknown (expected {}); ignored",
+                        crate::app::views::names_list()
                     )
                 })?
             }
@@ -265,8 +255,8 @@ impl LinkState {
         if self.tier != TierRequest::Auto {
             h.push_str(&format!("&tier={}", self.tier.name()));
         }
-        if self.tab != Tab::Accuracy {
-            h.push_str(&format!("&tab={}", tab_name(self.tab)));
+        if self.tab != Tab::default() {
+            h.push_str(&format!("&tab={}", self.tab.name()));
         }
         h
     }
@@ -337,7 +327,7 @@ mod tests {
         assert_eq!(u.max_rows, Some(50));
         assert!(u.classroom);
         assert_eq!(s.tier, TierRequest::Cpu);
-        assert_eq!(s.tab, Tab::Selection);
+        assert_eq!(s.tab.name(), "selection");
     }
 
     #[test]
