@@ -225,3 +225,59 @@ fn burn_and_the_renderer_share_one_device() {
         assert_eq!(v, vec![7., 10., 15., 22.]);
     }
 }
+
+/// The U heatmap's GPU route: the colormap kernel colours U on the shared device and the
+/// pixels are copied buffer to texture; read back, the texture holds the CPU reference's
+/// colours (`colors::diverging`) within one step of 255 (f32 with `1/scale` against f64).
+#[test]
+fn u_heatmap_coloured_on_the_gpu_matches_the_cpu_colours() {
+    use curlora::app::heatmap::gpu;
+    use eframe::egui_wgpu::wgpu;
+    if !gpu_available() {
+        return;
+    }
+    let (dev, s) = curlora::core::device::gpu_shared().unwrap();
+    let (r, scale) = (6usize, 1.5f64);
+    let u: Vec<f32> = (0..r * r).map(|k| (k as f32 - 17.0) / 9.0).collect();
+    let texture = gpu::texture(&s.device, r);
+    gpu::colour_into(&dev.device, &s.device, &s.queue, &u, r, scale, &texture)
+        .expect("the kernel's pixels are in a wgpu buffer");
+    let row_bytes = gpu::ROW * 4;
+    let buffer = s.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("heatmap readback"),
+        size: (row_bytes * r) as u64,
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let mut encoder = s.device.create_command_encoder(&Default::default());
+    encoder.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &buffer,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(row_bytes as u32),
+                rows_per_image: Some(r as u32),
+            },
+        },
+        texture.size(),
+    );
+    s.queue.submit([encoder.finish()]);
+    buffer.slice(..).map_async(wgpu::MapMode::Read, |_| {});
+    s.device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+    let data = buffer.slice(..).get_mapped_range().expect("mapped");
+    let mut worst = 0i32;
+    for i in 0..r {
+        for j in 0..r {
+            let got = &data[i * row_bytes + j * 4..][..4];
+            let want = curlora::app::colors::diverging(f64::from(u[i * r + j]), scale);
+            for (g, w) in got.iter().zip(want.to_array()) {
+                worst = worst.max((i32::from(*g) - i32::from(w)).abs());
+            }
+        }
+    }
+    assert!(
+        worst <= 1,
+        "GPU and CPU colours differ by {worst} steps of 255"
+    );
+}

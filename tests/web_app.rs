@@ -44,7 +44,10 @@ fn the_hash_follows_the_settings() {
     h.run();
     assert!(h.state().hash.contains("seed=5"), "{}", h.state().hash);
     h.state_mut().app.setup.rank = 3;
-    h.state_mut().app.setup.curlora = false;
+    h.state_mut()
+        .app
+        .setup
+        .set_method(curlora::adapters::Method::CurLora, false);
     h.run();
     let hash = h.state().hash.clone();
     assert!(

@@ -122,3 +122,95 @@ fn adapter_forward_on_gpu_equals_dense_reference() {
     let d = max_abs_diff(&fact, &dense);
     assert!(d < 1e-4, "factorized vs dense on wgpu: {d}");
 }
+
+/// CUR on wgpu reads only `W`'s squared norms (the `sq_norms` kernel, on the device), draws the
+/// same columns and rows as the CPU's host path (f64 energies from a host copy), and gathers the
+/// same `C` and `R` on the device, for both layouts (GPT-2's `[in, out]`, Llama's `[out, in]`).
+#[test]
+fn cur_selection_on_gpu_reads_norms_and_matches_the_host_path() {
+    use curlora::adapters::WeightRead;
+    let Some(gpu) = gpu() else { return };
+    for (name, targets) in [
+        ("tiny-gpt2", vec!["attn.c_attn", "mlp.c_proj"]),
+        ("tiny-llama", vec!["q_proj", "v_proj", "down_proj"]),
+    ] {
+        let mut cfg = AdapterConfig::new(Method::CurLora, 4, 11);
+        cfg.targets = targets.into_iter().map(String::from).collect();
+        let load = |device: &Device| LanguageModel::load(&fixture(name), device).unwrap();
+        let (cpu_base, gpu_base) = (load(&Device::flex()), load(&gpu));
+        let (path, layer) = gpu_base.modules().into_iter().next().unwrap();
+        let read = WeightRead::read_sync(layer.weight.val());
+        let WeightRead::Norms { cols, rows } = &read else {
+            panic!("{name}: a GPU weight was read whole to the host");
+        };
+        let host = cpu_base.module(&path).unwrap().weight_host();
+        let [n_in, n_out] = layer.shape();
+        let (mut want_cols, mut want_rows) = (vec![0f64; n_out], vec![0f64; n_in]);
+        for (i, row) in host.chunks_exact(n_out).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                let sq = f64::from(v) * f64::from(v);
+                want_cols[j] += sq;
+                want_rows[i] += sq;
+            }
+        }
+        for (got, want) in [(cols, &want_cols), (rows, &want_rows)] {
+            for (g, w) in got.iter().zip(want.iter()) {
+                assert!(
+                    (g - w).abs() <= 1e-5 * w.max(1e-6),
+                    "{name}: norm {g} vs {w}"
+                );
+            }
+        }
+        let (cpu_model, cpu_sel) = cpu_base.with_adapters(&cfg).unwrap();
+        let (gpu_model, gpu_sel) = gpu_base.with_adapters(&cfg).unwrap();
+        assert_eq!(cpu_sel.len(), gpu_sel.len());
+        assert!(!cpu_sel.is_empty(), "{name}: no CUR module");
+        for ((m, a), (_, b)) in cpu_sel.iter().zip(&gpu_sel) {
+            assert_eq!(
+                (&a.cols, &a.rows),
+                (&b.cols, &b.rows),
+                "{name} {m}: draws differ"
+            );
+            let cpu = cpu_model
+                .module(m)
+                .unwrap()
+                .adapter_as::<CurLora>()
+                .unwrap();
+            let gpu = gpu_model
+                .module(m)
+                .unwrap()
+                .adapter_as::<CurLora>()
+                .unwrap();
+            assert_eq!(
+                to_vec(cpu.c.clone()),
+                to_vec(gpu.c.clone()),
+                "{name} {m}: C"
+            );
+            assert_eq!(
+                to_vec(cpu.r.clone()),
+                to_vec(gpu.r.clone()),
+                "{name} {m}: R"
+            );
+        }
+    }
+}
+
+/// The selection view's picture of a GPU weight, pooled on the device, equals the host one.
+#[test]
+fn thumbnail_pooled_on_gpu_equals_the_host_thumbnail() {
+    use curlora::train::events::Thumbnail;
+    let Some(gpu) = gpu() else { return };
+    let mut rng = Rng::new(5);
+    for shape in [[130usize, 97usize], [48, 48], [7, 300]] {
+        let w = random_tensor(&mut rng, shape, 1.0, &Device::flex());
+        let host = Thumbnail::of(&to_vec(w.clone()), shape, 48);
+        let w = burn::tensor::Tensor::<2>::from_data(w.into_data(), &gpu);
+        let dev = curlora::core::runtime::block_on(Thumbnail::of_tensor(w, 48)).unwrap();
+        assert_eq!(
+            (dev.rows, dev.cols, dev.block),
+            (host.rows, host.cols, host.block)
+        );
+        let d = max_abs_diff(&dev.values, &host.values);
+        assert!(d < 1e-5, "{shape:?}: thumbnail max |Δ| = {d}");
+    }
+}

@@ -15,6 +15,7 @@
 use super::AdapterConfig;
 use super::cur::CurSelection;
 use super::linear::AdaptedLinear;
+use super::weight_read::WeightRead;
 use crate::core::error::Result;
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
@@ -25,18 +26,17 @@ pub struct Attach<'a> {
     pub name: &'a str,
     /// The whole adapter configuration (rank, α, seed, selection and scaling settings).
     pub config: &'a AdapterConfig,
-    /// `W` already on the host (row-major `[in, out]`, as
-    /// [`AdaptedLinear::weight_host`] returns it), when the caller read it asynchronously;
-    /// `None` reads it back synchronously if the method needs it.
-    pub host: Option<&'a [f32]>,
+    /// What attaching reads of `W` (see [`WeightRead`]), when the caller read it
+    /// asynchronously; `None` reads it synchronously if the method needs it.
+    pub host: Option<&'a WeightRead>,
 }
 
 impl Attach<'_> {
-    /// `W` on the host: the copy given, or a synchronous read of `layer`'s weight.
-    pub fn weight_host(&self, layer: &AdaptedLinear) -> Vec<f32> {
+    /// What the method reads of `layer`'s weight: the read given, or a synchronous one.
+    pub fn weight_read(&self, layer: &AdaptedLinear) -> WeightRead {
         match self.host {
-            Some(w) => w.to_vec(),
-            None => layer.weight_host(),
+            Some(w) => w.clone(),
+            None => WeightRead::read_sync(layer.weight.val()),
         }
     }
 }

@@ -96,6 +96,11 @@ pub fn energies(w: &[f32], rows_n: usize, cols_n: usize) -> Result<(Vec<f64>, Ve
         }
         row[i] = acc;
     }
+    shares(col, row)
+}
+
+/// Squared norms → energy shares (each divided by the total, `Σ rows`).
+fn shares(mut col: Vec<f64>, mut row: Vec<f64>) -> Result<(Vec<f64>, Vec<f64>)> {
     let total: f64 = row.iter().sum();
     if !total.is_finite() {
         return Err(Error::Numeric(
@@ -188,6 +193,39 @@ pub fn select(
     let [n_in, n_out] = shape;
     check_rank(config.rank, shape)?;
     let (col_energy, row_energy) = energies(w, n_in, n_out)?;
+    select_from_energies(col_energy, row_energy, shape, config, seed)
+}
+
+/// [`select`] from squared norms computed elsewhere (on the device that holds `W`):
+/// `col_sq[j] = Σ_i W[i, j]²` (length `out`), `row_sq[i] = Σ_j W[i, j]²` (length `in`).
+pub fn select_from_sq_norms(
+    col_sq: Vec<f64>,
+    row_sq: Vec<f64>,
+    shape: [usize; 2],
+    config: &SelectionConfig,
+    seed: u64,
+) -> Result<CurSelection> {
+    check_rank(config.rank, shape)?;
+    if col_sq.len() != shape[1] || row_sq.len() != shape[0] {
+        return Err(Error::config(format!(
+            "norms of lengths {} and {} do not fit a {}×{} weight",
+            col_sq.len(),
+            row_sq.len(),
+            shape[0],
+            shape[1]
+        )));
+    }
+    let (col_energy, row_energy) = shares(col_sq, row_sq)?;
+    select_from_energies(col_energy, row_energy, shape, config, seed)
+}
+
+fn select_from_energies(
+    col_energy: Vec<f64>,
+    row_energy: Vec<f64>,
+    shape: [usize; 2],
+    config: &SelectionConfig,
+    seed: u64,
+) -> Result<CurSelection> {
     let col_probs = sampling_probs_named(&col_energy, config.mode, config.epsilon, "column")?;
     let row_probs = sampling_probs_named(&row_energy, config.mode, config.epsilon, "row")?;
     let mut rng = Rng::new(seed);
@@ -270,5 +308,36 @@ mod tests {
         s.sort();
         assert_eq!(s, vec![0, 1, 2, 3]);
         assert!(sample(&p, 5, false, &mut rng).is_err());
+    }
+
+    /// Selecting from norms computed elsewhere (the GPU path) is the host selection when the
+    /// norms are the same numbers; wrong lengths are refused.
+    #[test]
+    fn selection_from_norms_equals_selection_from_the_matrix() {
+        let mut rng = Rng::new(9);
+        let (n, m) = (13usize, 21usize);
+        let w: Vec<f32> = (0..n * m).map(|_| rng.next_f64() as f32 - 0.5).collect();
+        let config = SelectionConfig {
+            rank: 5,
+            ..SelectionConfig::default()
+        };
+        let (mut cols, mut rows) = (vec![0f64; m], vec![0f64; n]);
+        for (i, r) in w.chunks_exact(m).enumerate() {
+            let mut acc = 0f64;
+            for (j, &v) in r.iter().enumerate() {
+                let sq = f64::from(v) * f64::from(v);
+                cols[j] += sq;
+                acc += sq;
+            }
+            rows[i] = acc;
+        }
+        let a = select(&w, [n, m], &config, 4).unwrap();
+        let b = select_from_sq_norms(cols.clone(), rows.clone(), [n, m], &config, 4).unwrap();
+        assert_eq!(
+            (&a.cols, &a.rows, &a.col_probs),
+            (&b.cols, &b.rows, &b.col_probs)
+        );
+        let e = select_from_sq_norms(rows, cols, [n, m], &config, 4).unwrap_err();
+        assert!(e.to_string().contains("do not fit a 13×21"), "{e}");
     }
 }

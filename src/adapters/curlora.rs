@@ -15,7 +15,7 @@ use super::linear::{AdaptedLinear, Layout};
 use super::AdapterConfig;
 use crate::core::error::Result;
 use burn::module::{Module, Param};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{FloatDType, Int, Tensor, TensorData};
 
 /// How the adapter's `α·x·C·U·R` is evaluated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -121,20 +121,37 @@ impl Kind for CurLora {
         let shape = layer.shape();
         let device = layer.weight.val().device();
         cur::check_rank(config.rank, shape)?;
-        let w = ctx.weight_host(layer);
+        let read = ctx.weight_read(layer);
         let seed = crate::core::rng::derive_seed(config.seed, name);
         let sel = layer
-            .select_on(&w, &config.selection_config(), seed)
+            .select_read(&read, &config.selection_config(), seed)
             .map_err(|e| crate::Error::config(format!("module {name}: {e}")))?;
         // C and R in the `[in, out]` frame of the forward pass (see `Layout`).
         let (c_idx, r_idx) = match layer.layout {
             Layout::InOut => (sel.cols.clone(), sel.rows.clone()),
             Layout::OutIn => (sel.rows.clone(), sel.cols.clone()),
         };
-        let (c, r) = cur::gather(&w, shape, &c_idx, &r_idx);
         let rank = config.rank;
-        let c = Tensor::<2>::from_data(TensorData::new(c, [shape[0], rank]), &device);
-        let r = Tensor::<2>::from_data(TensorData::new(r, [rank, shape[1]]), &device);
+        let (c, r) = match read.host() {
+            Some(w) => {
+                let (c, r) = cur::gather(w, shape, &c_idx, &r_idx);
+                (
+                    Tensor::<2>::from_data(TensorData::new(c, [shape[0], rank]), &device),
+                    Tensor::<2>::from_data(TensorData::new(r, [rank, shape[1]]), &device),
+                )
+            }
+            // Gathered where W lives: nothing of W crosses to the host.
+            None => {
+                let index = |i: &[usize]| {
+                    let i: Vec<i64> = i.iter().map(|&i| i as i64).collect();
+                    Tensor::<1, Int>::from_data(TensorData::new(i, [rank]), &device)
+                };
+                let w = layer.weight.val().detach();
+                let c = w.clone().select(1, index(&c_idx)).cast(FloatDType::F32);
+                let r = w.select(0, index(&r_idx)).cast(FloatDType::F32);
+                (c, r)
+            }
+        };
         let u = Tensor::<2>::zeros([rank, rank], &device);
         let adapter = CurLora {
             c,

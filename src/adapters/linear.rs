@@ -9,7 +9,7 @@
 use super::adapter::Attach;
 use super::cur::{self, CurSelection};
 use super::methods::Registered;
-use super::{AdapterConfig, AnyAdapter, Frozen, Method};
+use super::{AdapterConfig, AnyAdapter, Frozen, Method, WeightRead};
 use crate::core::error::Result;
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
@@ -116,15 +116,13 @@ impl AdaptedLinear {
         self.attach_with(name, config, None)
     }
 
-    /// [`attach`](Self::attach) with `W` already on the host (`host`, as [`weight_host`]
-    /// returns it), so that nothing is read back synchronously (WebGPU cannot).
-    ///
-    /// [`weight_host`]: Self::weight_host
+    /// [`attach`](Self::attach) with what the method reads of `W` already read
+    /// ([`WeightRead::read`]), so that nothing is read back synchronously (WebGPU cannot).
     pub fn attach_with(
         mut self,
         name: &str,
         config: &AdapterConfig,
-        host: Option<&[f32]>,
+        host: Option<&WeightRead>,
     ) -> Result<(Self, Option<CurSelection>)> {
         let sel = self.attach_method(config.method, name, config, host)?;
         Ok((self, sel))
@@ -138,7 +136,7 @@ impl AdaptedLinear {
         method: Method,
         name: &str,
         config: &AdapterConfig,
-        host: Option<&[f32]>,
+        host: Option<&WeightRead>,
     ) -> Result<Option<CurSelection>> {
         let trains = method.trains_base();
         self.weight = self.weight.clone().set_require_grad(trains);
@@ -178,6 +176,26 @@ impl AdaptedLinear {
             Layout::InOut => cur::select(w, shape, config, seed),
             // Select on W_hf = Wᵀ (`[out, in]`).
             Layout::OutIn => cur::select(&transpose(w, shape), [shape[1], shape[0]], config, seed),
+        }
+    }
+
+    /// [`select`](Self::select) on what was read of the weight: the host copy, or the squared
+    /// norms computed on the device (the same draw, up to the device's f32 summation order).
+    pub fn select_read(
+        &self,
+        read: &WeightRead,
+        config: &cur::SelectionConfig,
+        seed: u64,
+    ) -> Result<CurSelection> {
+        let (cols, rows) = match read {
+            WeightRead::Host(w) => return self.select_on(w, config, seed),
+            WeightRead::Norms { cols, rows } => (cols.clone(), rows.clone()),
+        };
+        let [n_in, n_out] = self.shape();
+        match self.layout {
+            Layout::InOut => cur::select_from_sq_norms(cols, rows, [n_in, n_out], config, seed),
+            // Wᵀ's columns are W's rows.
+            Layout::OutIn => cur::select_from_sq_norms(rows, cols, [n_out, n_in], config, seed),
         }
     }
 

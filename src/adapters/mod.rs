@@ -10,13 +10,15 @@ pub mod adapter;
 pub mod cur;
 pub mod linear;
 mod methods;
+pub mod weight_read;
 
+pub use self::curlora::CurPath;
+pub use self::lora::LoraScaling;
 pub use adapter::{Adapter, Attach, Kind, Snapshot};
 pub use cur::{CurSelection, SelectionConfig, SelectionMode};
-pub use curlora::CurPath;
 pub use linear::AdaptedLinear;
-pub use lora::LoraScaling;
 pub use methods::Registered;
+pub use weight_read::WeightRead;
 
 use serde::{Deserialize, Serialize};
 

@@ -31,9 +31,8 @@ pub struct Setup {
     pub model: Option<PathBuf>,
     /// Empty: the embedded three tasks.
     pub tasks: Vec<CustomTask>,
-    pub lora: bool,
-    pub curlora: bool,
-    pub full: bool,
+    /// Methods trained side by side, in this order (any registered method, each once).
+    pub methods: Vec<Method>,
     pub rank: usize,
     pub alpha: f64,
     pub lr: f64,
@@ -52,9 +51,7 @@ impl Default for Setup {
         Self {
             model: None,
             tasks: Vec::new(),
-            lora: true,
-            curlora: true,
-            full: false,
+            methods: vec![Method::Lora, Method::CurLora],
             rank: 8,
             alpha: 1.0,
             lr: 6e-3,
@@ -69,18 +66,23 @@ impl Default for Setup {
 }
 
 impl Setup {
+    /// The chosen methods in order, each once.
     pub fn methods(&self) -> Vec<Method> {
-        let mut m = Vec::new();
-        if self.lora {
-            m.push(Method::Lora);
-        }
-        if self.curlora {
-            m.push(Method::CurLora);
-        }
-        if self.full {
-            m.push(Method::Full);
+        let mut m: Vec<Method> = Vec::new();
+        for &x in &self.methods {
+            if !m.contains(&x) {
+                m.push(x);
+            }
         }
         m
+    }
+
+    /// Turns `method` on (appended, so the side-by-side order is the order of choosing) or off.
+    pub fn set_method(&mut self, method: Method, on: bool) {
+        self.methods.retain(|m| *m != method);
+        if on {
+            self.methods.push(method);
+        }
     }
 
     /// The model's family (for its target names); the embedded model is a GPT-2.
@@ -135,22 +137,13 @@ fn task_spec(t: &CustomTask) -> TaskSpec {
         Some("jsonl") => TaskFormat::Jsonl,
         _ => TaskFormat::Csv,
     };
-    TaskSpec {
-        name: t.name.clone(),
-        format,
-        train: t.train.clone(),
-        eval: t.eval.clone().unwrap_or_else(|| t.train.clone()),
-        train_rows: None,
-        eval_rows: None,
-        epochs: 2,
-        schedule: Schedule::WarmupCosine {
+    let eval = t.eval.clone().unwrap_or_else(|| t.train.clone());
+    TaskSpec::new(&t.name, format, t.train.clone(), eval)
+        .with_epochs(2)
+        .with_schedule(Schedule::WarmupCosine {
             warmup_fraction: 0.1,
-        },
-        sentiment140_labels: None,
-        text_column: Some(t.text_column.clone()),
-        text_b_column: None,
-        label_column: Some(t.label_column.clone()),
-    }
+        })
+        .with_columns(&t.text_column, &t.label_column)
 }
 
 /// What the panel asks the app to do.
@@ -274,9 +267,17 @@ fn tasks_row(ui: &mut egui::Ui, s: &mut Setup) {
 fn methods_row(ui: &mut egui::Ui, s: &mut Setup) {
     ui.label("methods");
     ui.horizontal(|ui| {
-        ui.checkbox(&mut s.lora, "LoRA");
-        ui.checkbox(&mut s.curlora, "CURLoRA");
-        ui.checkbox(&mut s.full, "full fine-tune");
+        // Every registered method, in registry order.
+        for &m in Method::ALL {
+            let mut on = s.methods.contains(&m);
+            if ui
+                .checkbox(&mut on, m.label())
+                .on_hover_text(m.help())
+                .changed()
+            {
+                s.set_method(m, on);
+            }
+        }
     });
     ui.end_row();
 }
@@ -385,7 +386,7 @@ mod tests {
             lr: 1e-3,
             epochs: 3,
             seed: 9,
-            full: true,
+            methods: vec![Method::Lora, Method::CurLora, Method::Full, Method::Lora],
             ..Setup::default()
         };
         let spec = s.to_spec(&dir).unwrap();
@@ -397,8 +398,7 @@ mod tests {
         assert_eq!(spec.seeds, vec![9]);
         assert!(spec.tasks.iter().all(|t| t.epochs == 3));
         let none = Setup {
-            lora: false,
-            curlora: false,
+            methods: Vec::new(),
             ..Setup::default()
         };
         assert!(none.to_spec(&dir).is_err());
@@ -415,6 +415,6 @@ mod tests {
         // Older saved settings with missing fields still load.
         let old: Setup = serde_json::from_str(r#"{"rank": 3}"#).unwrap();
         assert_eq!(old.rank, 3);
-        assert!(old.curlora);
+        assert_eq!(old.methods(), vec![Method::Lora, Method::CurLora]);
     }
 }

@@ -82,7 +82,9 @@ fn check(spec: &ExperimentSpec) -> Result<PathBuf> {
         ));
     }
     if spec.ranks.is_empty() && spec.methods.iter().any(|m| m.uses_rank()) {
-        return Err(Error::config("ranked methods (LoRA, CURLoRA) need at least one rank"));
+        return Err(Error::config(
+            "ranked methods (LoRA, CURLoRA) need at least one rank",
+        ));
     }
     if spec.max_len == 0 {
         return Err(Error::config("max_len must be ≥ 1"));

@@ -33,7 +33,7 @@ pub fn adapt<A: Architecture + Module>(
         } else {
             Method::Frozen
         };
-        let w = host.get(&path).map(Vec::as_slice);
+        let w = host.get(&path);
         if let Some(sel) = layer.attach_method(method, &path, config, w)? {
             selections.push((path, sel));
         }
@@ -61,9 +61,10 @@ pub fn adapter_params(model: &dyn Architecture) -> usize {
         .sum()
 }
 
-/// Host copies (`[in, out]` as stored) of the weights `config`'s method reads when attaching,
-/// read asynchronously: nothing for methods that read none, and only the targeted modules (a 7B
-/// model is never copied whole).
+/// What `config`'s method reads of the target weights when attaching, read asynchronously:
+/// nothing for methods that read none, only the targeted modules, and on a GPU only their
+/// squared norms ([`WeightRead`](crate::adapters::WeightRead)): a 7B model's weights stay where
+/// they are.
 pub async fn target_weights(
     model: &dyn Architecture,
     config: &AdapterConfig,
@@ -74,7 +75,7 @@ pub async fn target_weights(
     }
     for (path, layer) in model.modules() {
         if model.is_target(&path, config) {
-            let w = crate::core::runtime::read_f32(layer.weight.val()).await?;
+            let w = crate::adapters::WeightRead::read(layer.weight.val()).await?;
             out.insert(path, w);
         }
     }

@@ -23,8 +23,9 @@ pub use head::{Head, Pooling};
 pub use llama::{Llama, LlamaConfig};
 pub use lm::{Family, LanguageModel};
 
-/// Host copies of weights by module path (see [`LanguageModel::target_weights`]).
-pub type HostWeights = std::collections::HashMap<String, Vec<f32>>;
+/// What attaching reads of each target weight, by module path (see
+/// [`LanguageModel::target_weights`]): host copies on the CPU, squared norms on a GPU.
+pub type HostWeights = std::collections::HashMap<String, crate::adapters::WeightRead>;
 
 use crate::core::error::{Error, Result};
 use std::path::Path;

@@ -12,7 +12,7 @@ use super::evaluate;
 use super::events::{Event, Thumbnail};
 use super::step::{Stepped, TaskTraining};
 use crate::adapters::linear::{Layout, transpose};
-use crate::adapters::{AdapterConfig, CurSelection, Method};
+use crate::adapters::{AdapterConfig, CurSelection, Method, WeightRead};
 use crate::core::error::{Error, Result};
 use crate::core::rng::Rng;
 use crate::model::LanguageModel;
@@ -225,8 +225,8 @@ async fn steer(r: &Run<'_>, trace: &mut Trace, ti: usize, lm: &mut LanguageModel
     Some(c.lr_scale())
 }
 
-/// Attaches the adapters (CUR draws its rows and columns from the host copy of the target
-/// weights) and announces the run: [`Event::RunStart`], then one [`Event::Selection`] per
+/// Attaches the adapters (CUR draws its rows and columns from what was read of the target
+/// weights: host copies on the CPU, squared norms on a GPU) and announces the run: [`Event::RunStart`], then one [`Event::Selection`] per
 /// CUR module. Returns the adapted model, the selections and the trainable parameter count.
 async fn attach(
     base: &LanguageModel,
@@ -248,12 +248,21 @@ async fn attach(
     });
     for (module, selection) in &selections {
         let thumbnail = match (lm.module(module).ok(), host.get(module)) {
-            (Some(layer), Some(w)) => {
+            (Some(layer), Some(WeightRead::Host(w))) => {
                 let w = match layer.layout {
                     Layout::InOut => w.clone(),
                     Layout::OutIn => transpose(w, layer.shape()),
                 };
                 Some(Thumbnail::of(&w, selection.shape, 48))
+            }
+            // On a GPU the picture is pooled where W lives.
+            (Some(layer), Some(WeightRead::Norms { .. })) => {
+                let w = layer.weight.val();
+                let w = match layer.layout {
+                    Layout::InOut => w,
+                    Layout::OutIn => w.transpose(),
+                };
+                Some(Thumbnail::of_tensor(w, 48).await?)
             }
             _ => None,
         };

@@ -2,7 +2,9 @@
 //! and the web app consume (and that a recorded run replays). The engine never imports UI code.
 
 use crate::adapters::{CurSelection, Method};
+use crate::core::error::Result;
 use crate::train::metrics::ContinualSummary;
+use burn::tensor::{FloatDType, Tensor};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -137,6 +139,39 @@ impl Thumbnail {
             values,
         }
     }
+
+    /// [`of`](Self::of) computed where `w [n, m]` lives: the blocks are summed on the device
+    /// (zero-padded to whole blocks) and only the `max × max` sums are read back, so a GPU
+    /// weight is never copied to the host for its picture.
+    pub async fn of_tensor(w: Tensor<2>, max: usize) -> Result<Self> {
+        let [n, m] = w.dims();
+        let (bn, bm) = (n.div_ceil(max).max(1), m.div_ceil(max).max(1));
+        let (rows, cols) = (n.div_ceil(bn), m.div_ceil(bm));
+        let w = w.detach().cast(FloatDType::F32).abs();
+        let padded =
+            Tensor::<2>::zeros([rows * bn, cols * bm], &w.device()).slice_assign([0..n, 0..m], w);
+        let sums = padded
+            .reshape([rows, bn, cols, bm])
+            .sum_dim(3)
+            .sum_dim(1)
+            .reshape([rows * cols]);
+        let sums = crate::core::runtime::read_f32(sums).await?;
+        let values = sums
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let (r, c) = (k / cols, k % cols);
+                let count = (bn.min(n - r * bn) * bm.min(m - c * bm)).max(1);
+                (f64::from(*s) / count as f64) as f32
+            })
+            .collect();
+        Ok(Self {
+            rows,
+            cols,
+            block: [bn, bm],
+            values,
+        })
+    }
 }
 
 /// Where events go. A closed receiver is not an error: the engine keeps working.
@@ -155,4 +190,33 @@ pub struct NoEvents;
 
 impl EventSink for NoEvents {
     fn emit(&self, _: Event) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    /// The device-pooled thumbnail (here on Flex) equals the host one, ragged edges included.
+    #[test]
+    fn thumbnail_of_tensor_equals_thumbnail_of_host_values() {
+        for [n, m] in [[130usize, 97usize], [5, 5], [49, 200]] {
+            let w: Vec<f32> = (0..n * m)
+                .map(|k| ((k * 37 % 101) as f32 - 50.0) / 7.0)
+                .collect();
+            let t = Tensor::<2>::from_data(TensorData::new(w.clone(), [n, m]), &Device::flex());
+            let dev = crate::core::runtime::block_on(Thumbnail::of_tensor(t, 48)).unwrap();
+            let host = Thumbnail::of(&w, [n, m], 48);
+            assert_eq!(
+                (dev.rows, dev.cols, dev.block),
+                (host.rows, host.cols, host.block)
+            );
+            for (a, b) in dev.values.iter().zip(&host.values) {
+                assert!(
+                    (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                    "[{n}, {m}]: {a} vs {b}"
+                );
+            }
+        }
+    }
 }

@@ -3,12 +3,13 @@
 //!
 //! `#preset=quick&seed=1&methods=lora,curlora&rank=8&alpha=1&lr=0.006&epochs=2&rows=160&classroom=1`
 //!
-//! Keys: `preset` (`default` or `quick`), `seed`, `methods` (comma list of `lora`, `curlora`,
-//! `full`), `rank`, `alpha`, `lr`, `epochs`, `rows` (rows per task, `all` for every row),
+//! Keys: `preset` (`default` or `quick`), `seed`, `methods` (comma list of registered method
+//! names: `lora`, `curlora`, `full`, `frozen`, …), `rank`, `alpha`, `lr`, `epochs`, `rows` (rows per task, `all` for every row),
 //! `classroom` (`1` hides the advanced controls), `tier` (`auto`, `webgpu`, `cpu`, `replay`:
 //! force a tier, e.g. to show the recorded run on a slow machine) and `tab` (the view to open).
 //! Unknown keys and bad values are reported, never silently dropped, and leave the rest intact.
 
+use crate::adapters::Method;
 use crate::app::Tab;
 use crate::app::setup::Setup;
 use crate::core::device::DeviceChoice;
@@ -175,24 +176,22 @@ impl LinkState {
                 }
             }
             "methods" => {
-                let (mut lora, mut cur, mut full) = (false, false, false);
+                let mut methods = Vec::new();
                 for m in v.split(',').filter(|m| !m.is_empty()) {
-                    match m {
-                        "lora" => lora = true,
-                        "curlora" => cur = true,
-                        "full" => full = true,
-                        other => {
-                            return Err(format!(
-                                "methods: `{other}` is unknown (expected lora, curlora, full); \
-                                 ignored"
-                            ));
-                        }
+                    let method = Method::from_name(m).ok_or_else(|| {
+                        format!(
+                            "methods: `{m}` is unknown (expected {}); ignored",
+                            Method::names().join(", ")
+                        )
+                    })?;
+                    if !methods.contains(&method) {
+                        methods.push(method);
                     }
                 }
-                if !(lora || cur || full) {
+                if methods.is_empty() {
                     return Err("methods is empty; ignored".into());
                 }
-                (s.lora, s.curlora, s.full) = (lora, cur, full);
+                s.methods = methods;
             }
             "classroom" => s.classroom = matches!(v, "" | "1" | "true" | "yes"),
             "tier" => {
@@ -225,16 +224,7 @@ impl LinkState {
     /// The hash for `setup` (and the rest of this state), written back to the address bar so
     /// that copying the link copies the run.
     pub fn to_hash(&self, setup: &Setup) -> String {
-        let mut methods = Vec::new();
-        for (on, name) in [
-            (setup.lora, "lora"),
-            (setup.curlora, "curlora"),
-            (setup.full, "full"),
-        ] {
-            if on {
-                methods.push(name);
-            }
-        }
+        let methods: Vec<&str> = setup.methods().iter().map(|m| m.name()).collect();
         let rows = setup
             .max_rows
             .map(|n| n.to_string())
@@ -323,7 +313,7 @@ mod tests {
         let u = &s.setup;
         assert_eq!((u.seed, u.rank, u.epochs), (7, 4, 3));
         assert_eq!((u.alpha, u.lr), (2.5, 0.001));
-        assert_eq!((u.lora, u.curlora, u.full), (false, true, true));
+        assert_eq!(u.methods, vec![Method::CurLora, Method::Full]);
         assert_eq!(u.max_rows, Some(50));
         assert!(u.classroom);
         assert_eq!(s.tier, TierRequest::Cpu);
@@ -356,7 +346,11 @@ mod tests {
         assert_eq!(s.setup.seed, 9);
         assert_eq!(s.setup.rank, Setup::default().rank);
         assert_eq!(s.setup.alpha, Setup::default().alpha);
-        assert!(s.setup.lora && s.setup.curlora, "methods unchanged");
+        assert_eq!(
+            s.setup.methods,
+            Setup::default().methods,
+            "methods unchanged"
+        );
         assert_eq!(s.warnings.len(), 5, "{:?}", s.warnings);
         assert!(s.warnings.iter().any(|w| w.contains("rank=`zero`")));
         assert!(s.warnings.iter().any(|w| w.contains("`dora`")));
