@@ -358,7 +358,7 @@ fn model_trainable_count_equals_shape_formula() {
     let device = Device::flex();
     let dir = fixture("tiny-gpt2");
     let cfg_model = Gpt2Config::from_file(&dir.join("config.json")).unwrap();
-    for method in [Method::CurLora, Method::Lora] {
+    for method in [Method::CurLora, Method::Lora, Method::Pissa, Method::Milora] {
         let mut cfg = AdapterConfig::new(method, 4, 1);
         cfg.targets = vec!["attn.c_attn".into(), "mlp.c_fc".into()];
         let model = curlora::model::LanguageModel::load(&dir, &device).unwrap();
@@ -371,4 +371,95 @@ fn model_trainable_count_equals_shape_formula() {
             assert_eq!(sels.len(), 2 * cfg_model.n_layer);
         }
     }
+}
+
+/// PiSSA and MiLoRA start exactly at the base model (the residual plus the factors is `W`),
+/// on both layouts; their factors are the chosen singular components (`A`'s columns orthogonal,
+/// `s·A·B` of the expected energy); and both factors get a gradient.
+#[test]
+fn svd_baselines_start_at_the_base_model_and_train_both_factors() {
+    use curlora::adapters::{Milora, Pissa};
+    use curlora::model::LanguageModel;
+    let device = Device::flex().autodiff();
+    for (name, targets) in [
+        ("tiny-gpt2", vec!["attn.c_attn", "mlp.c_proj"]),
+        ("tiny-llama", vec!["q_proj", "down_proj"]),
+    ] {
+        let base = LanguageModel::load(&fixture(name), &device).unwrap();
+        let ids = ids_tensor(&[vec![3u32, 17, 4, 9, 22, 5]], &device);
+        let want = to_vec(base.logits(ids.clone()));
+        for method in [Method::Pissa, Method::Milora] {
+            let mut cfg = AdapterConfig::new(method, 3, 2);
+            cfg.alpha = 2.0;
+            cfg.targets = targets.iter().map(|t| t.to_string()).collect();
+            let (model, _) = base.clone().with_adapters(&cfg).unwrap();
+            let got = to_vec(model.logits(ids.clone()));
+            let d = max_abs_diff(&got, &want);
+            assert!(
+                d < 1e-4,
+                "{name} {method}: starts {d} away from the base model"
+            );
+            let path = layer_path(&model, &targets);
+            let layer = model.module(&path).unwrap();
+            let lora = match method {
+                Method::Pissa => &layer.adapter_as::<Pissa>().unwrap().lora,
+                _ => &layer.adapter_as::<Milora>().unwrap().lora,
+            };
+            // The base W of this layer, and its energy ‖W‖²; ‖s·A·B‖² is the chosen σ².
+            let w0 = to_vec(base.module(&path).unwrap().weight.val());
+            let w_res = to_vec(layer.weight.val());
+            let ab = to_vec(lora.a.val().matmul(lora.b.val()).mul_scalar(lora.scale));
+            let rebuilt: Vec<f32> = w_res.iter().zip(&ab).map(|(r, d)| r + d).collect();
+            assert!(
+                max_abs_diff(&rebuilt, &w0) < 1e-5,
+                "{name} {method}: W_res + s·A·B ≠ W"
+            );
+            let energy = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+            let (e_w, e_ab) = (energy(&w0), energy(&ab));
+            // Orthogonal pieces: ‖W‖² = ‖W_res‖² + ‖s·A·B‖².
+            assert!(
+                ((energy(&w_res) + e_ab) / e_w - 1.0).abs() < 1e-4,
+                "{name} {method}"
+            );
+            let share = e_ab / e_w;
+            match method {
+                // The top 3 of ≥ 32 components hold more than 3/32 of the energy, the bottom
+                // 3 less.
+                Method::Pissa => assert!(share > 3.0 / 32.0, "{name}: PiSSA share {share}"),
+                _ => assert!(share < 3.0 / 32.0, "{name}: MiLoRA share {share}"),
+            }
+            let [_, r] = lora.a.shape().dims::<2>();
+            let ata = to_vec(lora.a.val().transpose().matmul(lora.a.val()));
+            for i in 0..r {
+                for j in 0..r {
+                    if i != j {
+                        let scale = (ata[i * r + i] * ata[j * r + j]).sqrt();
+                        assert!(
+                            ata[i * r + j].abs() < 1e-4 * scale,
+                            "{name}: Aᵀ·A not diagonal"
+                        );
+                    }
+                }
+            }
+            let loss = model.lm_loss(ids.clone());
+            let grads = loss.backward();
+            for (which, p) in [("A", &lora.a), ("B", &lora.b)] {
+                let g = to_vec(p.val().grad(&grads).expect("a gradient"));
+                assert!(
+                    g.iter().any(|v| v.abs() > 0.0),
+                    "{name} {method}: {which} has none"
+                );
+            }
+        }
+    }
+}
+
+/// The first adapted module's path.
+fn layer_path(model: &curlora::model::LanguageModel, targets: &[&str]) -> String {
+    model
+        .modules()
+        .into_iter()
+        .map(|(p, _)| p)
+        .find(|p| targets.iter().any(|t| p.ends_with(t)))
+        .unwrap()
 }

@@ -161,7 +161,13 @@ fn trained(method: Method, lr: f64) -> (Experiment, AdapterConfig, curlora::trai
 
 #[test]
 fn adapters_save_and_load_to_identical_outputs() {
-    for method in [Method::CurLora, Method::Lora, Method::Full] {
+    for method in [
+        Method::CurLora,
+        Method::Lora,
+        Method::Full,
+        Method::Pissa,
+        Method::Milora,
+    ] {
         let (exp, cfg, out) = trained(method, 1e-2);
         assert_eq!(out.status, RunStatus::Completed);
         let path = tmp(&format!("save-{method}")).join("a.safetensors");

@@ -128,7 +128,7 @@ fn adapter_forward_on_gpu_equals_dense_reference() {
 /// same `C` and `R` on the device, for both layouts (GPT-2's `[in, out]`, Llama's `[out, in]`).
 #[test]
 fn cur_selection_on_gpu_reads_norms_and_matches_the_host_path() {
-    use curlora::adapters::WeightRead;
+    use curlora::adapters::{Reads, WeightRead};
     let Some(gpu) = gpu() else { return };
     for (name, targets) in [
         ("tiny-gpt2", vec!["attn.c_attn", "mlp.c_proj"]),
@@ -139,7 +139,7 @@ fn cur_selection_on_gpu_reads_norms_and_matches_the_host_path() {
         let load = |device: &Device| LanguageModel::load(&fixture(name), device).unwrap();
         let (cpu_base, gpu_base) = (load(&Device::flex()), load(&gpu));
         let (path, layer) = gpu_base.modules().into_iter().next().unwrap();
-        let read = WeightRead::read_sync(layer.weight.val());
+        let read = WeightRead::read_sync(layer.weight.val(), Reads::Norms);
         let WeightRead::Norms { cols, rows } = &read else {
             panic!("{name}: a GPU weight was read whole to the host");
         };

@@ -15,7 +15,7 @@
 use super::AdapterConfig;
 use super::cur::CurSelection;
 use super::linear::AdaptedLinear;
-use super::weight_read::WeightRead;
+use super::weight_read::{Reads, WeightRead};
 use crate::core::error::Result;
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
@@ -32,11 +32,12 @@ pub struct Attach<'a> {
 }
 
 impl Attach<'_> {
-    /// What the method reads of `layer`'s weight: the read given, or a synchronous one.
-    pub fn weight_read(&self, layer: &AdaptedLinear) -> WeightRead {
+    /// What a method that `reads` gets of `layer`'s weight: the read given, or a synchronous
+    /// one.
+    pub fn weight_read(&self, layer: &AdaptedLinear, reads: Reads) -> WeightRead {
         match self.host {
-            Some(w) => w.clone(),
-            None => WeightRead::read_sync(layer.weight.val()),
+            Some(w) if reads != Reads::Whole || w.host().is_some() => w.clone(),
+            _ => WeightRead::read_sync(layer.weight.val(), reads),
         }
     }
 }
@@ -63,9 +64,9 @@ pub trait Kind: Adapter + Module + Sized {
     const TRAINS_BASE: bool = false;
     /// Whether the rank applies (run labels `curlora-8`, one run per rank in a grid).
     const RANKED: bool = true;
-    /// Whether attaching reads `W` on the host (CUR selection, an SVD), so callers read the
-    /// targeted weights asynchronously first.
-    const READS_WEIGHTS: bool = false;
+    /// What attaching reads of `W` (CUR: its norms; an SVD: all of it), so that callers read
+    /// the targeted weights asynchronously first.
+    const READS: Reads = Reads::Nothing;
 
     /// Trainable parameters on one `[in, out]` matrix (`bias`: whether the layer has one), from
     /// the shape alone.

@@ -12,6 +12,7 @@
 use super::adapter::{Adapter, Attach, Kind, Snapshot};
 use super::cur::{self, CurSelection};
 use super::linear::{AdaptedLinear, Layout};
+use super::weight_read::Reads;
 use super::AdapterConfig;
 use crate::core::error::Result;
 use burn::module::{Module, Param};
@@ -107,7 +108,7 @@ impl Kind for CurLora {
     const NAME: &'static str = "curlora";
     const LABEL: &'static str = "CURLoRA";
     const HELP: &'static str = "`W + α·C·U·R`, only `U` trained";
-    const READS_WEIGHTS: bool = true;
+    const READS: Reads = Reads::Norms;
 
     /// `r²`.
     fn trainable_params(rank: usize, _shape: [usize; 2], _bias: bool) -> usize {
@@ -121,7 +122,7 @@ impl Kind for CurLora {
         let shape = layer.shape();
         let device = layer.weight.val().device();
         cur::check_rank(config.rank, shape)?;
-        let read = ctx.weight_read(layer);
+        let read = ctx.weight_read(layer, Reads::Norms);
         let seed = crate::core::rng::derive_seed(config.seed, name);
         let sel = layer
             .select_read(&read, &config.selection_config(), seed)

@@ -14,7 +14,7 @@ pub(crate) struct Info {
     pub help: &'static str,
     pub trains_base: bool,
     pub ranked: bool,
-    pub reads_weights: bool,
+    pub reads: super::Reads,
     pub params: fn(usize, [usize; 2], bool) -> usize,
 }
 
@@ -26,7 +26,7 @@ impl Info {
             help: K::HELP,
             trains_base: K::TRAINS_BASE,
             ranked: K::RANKED,
-            reads_weights: K::READS_WEIGHTS,
+            reads: K::READS,
             params: <K as Kind>::trainable_params,
         }
     }
@@ -177,9 +177,9 @@ impl Method {
         self.info().ranked
     }
 
-    /// Whether attaching reads the targeted weights on the host.
-    pub fn reads_weights(self) -> bool {
-        self.info().reads_weights
+    /// What attaching reads of the targeted weights (see [`Reads`](super::Reads)).
+    pub fn reads(self) -> super::Reads {
+        self.info().reads
     }
 
     /// Trainable parameters on one `[in, out]` matrix with (`bias`) or without a bias.

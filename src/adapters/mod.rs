@@ -10,6 +10,7 @@ pub mod adapter;
 pub mod cur;
 pub mod linear;
 mod methods;
+pub mod svd;
 pub mod weight_read;
 
 pub use self::curlora::CurPath;
@@ -18,7 +19,7 @@ pub use adapter::{Adapter, Attach, Kind, Snapshot};
 pub use cur::{CurSelection, SelectionConfig, SelectionMode};
 pub use linear::AdaptedLinear;
 pub use methods::Registered;
-pub use weight_read::WeightRead;
+pub use weight_read::{Reads, WeightRead};
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,8 @@ methods::register_methods! {
     lora::Lora,
     full::Full,
     frozen::Frozen,
+    pissa::Pissa,
+    milora::Milora,
 }
 
 /// Everything that decides an adapter: saved with it so that it can be rebuilt exactly.

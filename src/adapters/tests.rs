@@ -5,7 +5,10 @@ use super::*;
 #[test]
 fn names_are_the_serde_and_cli_names_of_today() {
     let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
-    assert_eq!(names, ["curlora", "lora", "full", "frozen"]);
+    assert_eq!(
+        names,
+        ["curlora", "lora", "full", "frozen", "pissa", "milora"]
+    );
     assert_eq!(Method::names(), names);
 }
 
@@ -47,12 +50,18 @@ fn unknown_names_are_refused_with_the_list() {
     assert_eq!(Method::from_name("CURLoRA"), None);
     assert_eq!(Method::from_name(""), None);
     let e = "dora".parse::<Method>().unwrap_err();
-    assert!(e.contains("curlora, lora, full, frozen"), "{e}");
+    assert!(
+        e.contains("curlora, lora, full, frozen, pissa, milora"),
+        "{e}"
+    );
     let e = serde_json::from_str::<Method>("\"dora\"")
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("unknown variant `dora`, expected one of `curlora`, `lora`, `full`, `frozen`"),
+        e.contains(
+            "unknown variant `dora`, expected one of `curlora`, `lora`, `full`, `frozen`, `pissa`, \
+             `milora`"
+        ),
         "{e}"
     );
 }
@@ -60,7 +69,17 @@ fn unknown_names_are_refused_with_the_list() {
 #[test]
 fn labels_help_and_run_labels() {
     let labels: Vec<&str> = Method::ALL.iter().map(|m| m.label()).collect();
-    assert_eq!(labels, ["CURLoRA", "LoRA", "full fine-tune", "frozen"]);
+    assert_eq!(
+        labels,
+        [
+            "CURLoRA",
+            "LoRA",
+            "full fine-tune",
+            "frozen",
+            "PiSSA",
+            "MiLoRA"
+        ]
+    );
     // What clap's derive made of the old doc comments (first line, final period removed).
     assert_eq!(Method::CurLora.help(), "`W + α·C·U·R`, only `U` trained");
     assert_eq!(Method::Frozen.help(), "Nothing trained (the base model)");
@@ -69,11 +88,12 @@ fn labels_help_and_run_labels() {
     assert_eq!(Method::Full.run_label(0), "full");
     assert_eq!(Method::Frozen.run_label(4), "frozen");
     let base: Vec<bool> = Method::ALL.iter().map(|m| m.trains_base()).collect();
-    assert_eq!(base, [false, false, true, false]);
+    assert_eq!(base, [false, false, true, false, false, false]);
     let ranked: Vec<bool> = Method::ALL.iter().map(|m| m.uses_rank()).collect();
-    assert_eq!(ranked, [true, true, false, false]);
-    let reads: Vec<bool> = Method::ALL.iter().map(|m| m.reads_weights()).collect();
-    assert_eq!(reads, [true, false, false, false]);
+    assert_eq!(ranked, [true, true, false, false, true, true]);
+    let reads: Vec<Reads> = Method::ALL.iter().map(|m| m.reads()).collect();
+    use Reads::{Norms, Nothing, Whole};
+    assert_eq!(reads, [Norms, Nothing, Nothing, Nothing, Whole, Whole]);
 }
 
 #[test]
@@ -85,6 +105,8 @@ fn parameter_counts_by_hand_for_a_small_shape() {
     assert_eq!(Method::Full.trainable_params(3, shape, true), 70); // 6·10 + 10
     assert_eq!(Method::Full.trainable_params(3, shape, false), 60); // no bias
     assert_eq!(Method::Frozen.trainable_params(3, shape, true), 0);
+    assert_eq!(Method::Pissa.trainable_params(3, shape, true), 48); // as LoRA
+    assert_eq!(Method::Milora.trainable_params(3, shape, true), 48);
     assert_eq!(trainable_params_for(Method::Full, 3, shape), 70);
     assert_eq!(trainable_params_for(Method::Lora, 3, shape), 48);
 }

@@ -11,6 +11,17 @@ use crate::core::error::Result;
 use burn::backend::DispatchDevice;
 use burn::tensor::{Device, Tensor};
 
+/// What a method reads of the weight it adapts ([`Kind::READS`](super::Kind::READS)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reads {
+    /// Nothing (LoRA, full fine-tuning): no read at all.
+    Nothing,
+    /// Squared column and row norms (CUR selection), then gathers on the device.
+    Norms,
+    /// All of `W` on the host (an SVD).
+    Whole,
+}
+
 /// A frozen weight as attaching sees it (`W` stored row-major `[in, out]`).
 #[derive(Clone, Debug)]
 pub enum WeightRead {
@@ -31,11 +42,11 @@ pub fn is_host_device(device: &Device) -> bool {
 }
 
 impl WeightRead {
-    /// Reads what attaching needs of `w`, asynchronously (the browser cannot read back
-    /// synchronously).
-    pub async fn read(w: Tensor<2>) -> Result<Self> {
+    /// Reads what a method that `reads` needs of `w`, asynchronously (the browser cannot read
+    /// back synchronously). On a host device, and for [`Reads::Whole`], all of `W`.
+    pub async fn read(w: Tensor<2>, reads: Reads) -> Result<Self> {
         use crate::core::runtime::read_f32;
-        if is_host_device(&w.device()) {
+        if reads == Reads::Whole || is_host_device(&w.device()) {
             return Ok(Self::Host(read_f32(w).await?));
         }
         let (cols, rows) = crate::kernels::sq_norms(w);
@@ -47,14 +58,14 @@ impl WeightRead {
     }
 
     /// [`read`](Self::read), blocking (native only).
-    pub fn read_sync(w: Tensor<2>) -> Self {
+    pub fn read_sync(w: Tensor<2>, reads: Reads) -> Self {
         fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
             t.into_data()
                 .convert::<f32>()
                 .try_into_vec::<f32>()
                 .expect("f32 values")
         }
-        if is_host_device(&w.device()) {
+        if reads == Reads::Whole || is_host_device(&w.device()) {
             return Self::Host(host(w));
         }
         let (cols, rows) = crate::kernels::sq_norms(w);
@@ -87,8 +98,8 @@ mod tests {
         for device in [Device::flex(), Device::flex().autodiff()] {
             let t = Tensor::<2>::from_data(TensorData::new(w.clone(), [2, 3]), &device);
             assert!(is_host_device(&device));
-            let sync = WeightRead::read_sync(t.clone());
-            let read = crate::core::runtime::block_on(WeightRead::read(t)).unwrap();
+            let sync = WeightRead::read_sync(t.clone(), Reads::Norms);
+            let read = crate::core::runtime::block_on(WeightRead::read(t, Reads::Norms)).unwrap();
             for r in [sync, read] {
                 assert_eq!(r.host(), Some(w.as_slice()), "{r:?}");
             }

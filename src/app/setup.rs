@@ -266,7 +266,8 @@ fn tasks_row(ui: &mut egui::Ui, s: &mut Setup) {
 /// Grid row: which methods train side by side.
 fn methods_row(ui: &mut egui::Ui, s: &mut Setup) {
     ui.label("methods");
-    ui.horizontal(|ui| {
+    // Wrapped: the registry grows, the panel must not.
+    ui.horizontal_wrapped(|ui| {
         // Every registered method, in registry order.
         for &m in Method::ALL {
             let mut on = s.methods.contains(&m);

@@ -70,12 +70,13 @@ pub async fn target_weights(
     config: &AdapterConfig,
 ) -> Result<HostWeights> {
     let mut out = HostWeights::new();
-    if !config.method.reads_weights() {
+    let reads = config.method.reads();
+    if reads == crate::adapters::Reads::Nothing {
         return Ok(out);
     }
     for (path, layer) in model.modules() {
         if model.is_target(&path, config) {
-            let w = crate::adapters::WeightRead::read(layer.weight.val()).await?;
+            let w = crate::adapters::WeightRead::read(layer.weight.val(), reads).await?;
             out.insert(path, w);
         }
     }
