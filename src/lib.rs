@@ -7,8 +7,8 @@
 //!   runtime shim, the embedded files and the cache folder.
 //! * [`kernels`]: custom WGSL kernels (adapter path, norms, colormap) with CPU references.
 //! * [`data`]: task readers (GLUE, Sentiment140, CSV/TSV/JSONL) and held-out text.
-//! * [`adapters`]: CUR selection, the adapter methods (CURLoRA, LoRA, full, frozen) and their
-//!   registry.
+//! * [`adapters`]: CUR selection, the adapter methods (CURLoRA, LoRA, full, frozen, PiSSA,
+//!   MiLoRA), each one file implementing `Kind` + `Adapter`, and their one registry.
 //! * [`model`]: GPT-2 and Llama-family models from HF folders and GGUF, task heads, adapter
 //!   files.
 //! * [`train`]: the continual-learning engine, its events and control, perplexity, metrics,

@@ -463,3 +463,44 @@ fn layer_path(model: &curlora::model::LanguageModel, targets: &[&str]) -> String
         .find(|p| targets.iter().any(|t| p.ends_with(t)))
         .unwrap()
 }
+
+/// PiSSA's and MiLoRA's starting updates are numpy's SVD components (the fixture is made by
+/// `tests/fixtures/make_svd_fixtures.py`): `s·A·B` is numpy's top-3 / bottom-3 part of
+/// `h.0.attn.c_attn`, and our singular values are numpy's.
+#[test]
+fn svd_factors_match_numpy() {
+    use curlora::adapters::svd;
+    use curlora::model::LanguageModel;
+    let text = std::fs::read_to_string(fixture("svd").join("c_attn0.json")).unwrap();
+    let fx: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let values = |k: &str| -> Vec<f64> {
+        let a = fx[k].as_array().unwrap();
+        a.iter().map(|v| v.as_f64().unwrap()).collect()
+    };
+    let device = Device::flex();
+    let base = LanguageModel::load(&fixture("tiny-gpt2"), &device).unwrap();
+    let w = base.module("h.0.attn.c_attn").unwrap().weight_host();
+    let (_, s, _) = svd::svd(&w, [32, 96]).unwrap();
+    let want = values("singular_values");
+    assert_eq!(s.len(), want.len());
+    for (a, b) in s.iter().zip(&want) {
+        assert!((a - b).abs() < 1e-9, "σ {a} vs numpy {b}");
+    }
+    for (method, key) in [(Method::Pissa, "principal_3"), (Method::Milora, "minor_3")] {
+        for alpha in [1.0, 4.0] {
+            let mut cfg = AdapterConfig::new(method, 3, 1);
+            cfg.alpha = alpha;
+            cfg.targets = vec!["attn.c_attn".into()];
+            let (m, _) = base.clone().with_adapters(&cfg).unwrap();
+            let layer = m.module("h.0.attn.c_attn").unwrap();
+            let delta = to_vec(layer.adapter.get().delta_weight().unwrap());
+            let want = values(key);
+            let d = delta
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (f64::from(*a) - b).abs())
+                .fold(0.0, f64::max);
+            assert!(d < 1e-5, "{method} α={alpha}: s·A·B is {d} from numpy's");
+        }
+    }
+}

@@ -146,6 +146,51 @@ fn inverted_mode_prefers_low_norm_columns_and_standard_avoids_them() {
     );
 }
 
+/// Uniform mode ignores the energies: over 2,000 seeded draws every column and row comes up at
+/// its uniform rate (within 5 standard errors), and standard mode draws each column at the rate
+/// of its energy share.
+#[test]
+fn uniform_and_standard_frequencies_follow_their_distributions() {
+    let w = weight();
+    let draws = 2000u64;
+    let counts = |mode| {
+        let cfg = SelectionConfig {
+            rank: 4,
+            mode,
+            epsilon: 0.001,
+            replacement: true,
+        };
+        let (mut cols, mut rows) = (vec![0usize; 10], vec![0usize; 6]);
+        for s in 0..draws {
+            let sel = cur::select(&w, [6, 10], &cfg, s).unwrap();
+            sel.cols.iter().for_each(|&c| cols[c] += 1);
+            sel.rows.iter().for_each(|&r| rows[r] += 1);
+        }
+        (cols, rows)
+    };
+    let n = (draws * 4) as f64;
+    let close = |count: usize, p: f64, what: &str| {
+        let se = (p * (1.0 - p) / n).sqrt();
+        let f = count as f64 / n;
+        assert!(
+            (f - p).abs() < 5.0 * se,
+            "{what}: frequency {f:.4}, expected {p:.4}"
+        );
+    };
+    let (cols, rows) = counts(SelectionMode::Uniform);
+    cols.iter()
+        .enumerate()
+        .for_each(|(j, &c)| close(c, 0.1, &format!("uniform column {j}")));
+    rows.iter()
+        .enumerate()
+        .for_each(|(i, &c)| close(c, 1.0 / 6.0, &format!("uniform row {i}")));
+    let (energy, _) = cur::energies(&w, 6, 10).unwrap();
+    let (cols, _) = counts(SelectionMode::Standard);
+    for (j, &c) in cols.iter().enumerate() {
+        close(c, energy[j], &format!("standard column {j}"));
+    }
+}
+
 #[test]
 fn without_replacement_never_repeats() {
     let w = weight();

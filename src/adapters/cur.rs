@@ -30,6 +30,8 @@ pub enum SelectionMode {
     Inverted,
     /// Classic CUR: proportional to the squared norms.
     Standard,
+    /// Every column and row equally likely (the ablation that ignores `W`'s energies).
+    Uniform,
 }
 
 /// Settings for one selection.
@@ -130,6 +132,7 @@ fn sampling_probs_named(
 ) -> Result<Vec<f64>> {
     let raw: Vec<f64> = match mode {
         SelectionMode::Standard => energy.to_vec(),
+        SelectionMode::Uniform => vec![1.0; energy.len()],
         SelectionMode::Inverted => {
             if epsilon < 0.0 || !epsilon.is_finite() {
                 return Err(Error::config(format!(

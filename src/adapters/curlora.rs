@@ -12,7 +12,8 @@
 use super::adapter::{Adapter, Attach, Kind, Snapshot};
 use super::cur::{self, CurSelection};
 use super::linear::{AdaptedLinear, Layout};
-use super::weight_read::Reads;
+use super::ablation::{self, CurSource};
+use super::weight_read::{Reads, WeightRead};
 use super::AdapterConfig;
 use crate::core::error::Result;
 use burn::module::{Module, Param};
@@ -116,7 +117,8 @@ impl Kind for CurLora {
     }
 
     /// Draws the columns and rows from `W` (per-module seed from the module path), gathers `C`
-    /// and `R`, and starts `U` at zero.
+    /// and `R`, and starts `U` at zero (or as the ablation settings say, see
+    /// [`super::ablation`]).
     fn attach(layer: &mut AdaptedLinear, ctx: &Attach<'_>) -> Result<(Self, Option<CurSelection>)> {
         let (name, config) = (ctx.name, ctx.config);
         let shape = layer.shape();
@@ -133,16 +135,21 @@ impl Kind for CurLora {
             Layout::OutIn => (sel.rows.clone(), sel.cols.clone()),
         };
         let rank = config.rank;
-        let (c, r) = match read.host() {
-            Some(w) => {
+        let data = |v: Vec<f32>, dims: [usize; 2]| Tensor::<2>::from_data(TensorData::new(v, dims), &device);
+        let (c, r) = match (config.cur_source, read.host()) {
+            // The ablation: Gaussians with the norms of the columns and rows they replace.
+            (CurSource::Gaussian, _) => {
+                let (c_sq, r_sq) = replaced_sq_norms(&read, &sel, layer.layout);
+                let c = ablation::gaussian_like(shape[0] * rank, c_sq.sqrt(), seed, name, "c");
+                let r = ablation::gaussian_like(rank * shape[1], r_sq.sqrt(), seed, name, "r");
+                (data(c, [shape[0], rank]), data(r, [rank, shape[1]]))
+            }
+            (CurSource::Weights, Some(w)) => {
                 let (c, r) = cur::gather(w, shape, &c_idx, &r_idx);
-                (
-                    Tensor::<2>::from_data(TensorData::new(c, [shape[0], rank]), &device),
-                    Tensor::<2>::from_data(TensorData::new(r, [rank, shape[1]]), &device),
-                )
+                (data(c, [shape[0], rank]), data(r, [rank, shape[1]]))
             }
             // Gathered where W lives: nothing of W crosses to the host.
-            None => {
+            (CurSource::Weights, None) => {
                 let index = |i: &[usize]| {
                     let i: Vec<i64> = i.iter().map(|&i| i as i64).collect();
                     Tensor::<1, Int>::from_data(TensorData::new(i, [rank]), &device)
@@ -153,7 +160,7 @@ impl Kind for CurLora {
                 (c, r)
             }
         };
-        let u = Tensor::<2>::zeros([rank, rank], &device);
+        let u = data(config.u_init.values(rank, seed, name), [rank, rank]);
         let adapter = CurLora {
             c,
             u: Param::from_tensor(u),
@@ -199,5 +206,21 @@ impl Adapter for CurLora {
 
     fn indices(&self) -> Option<(&[usize], &[usize])> {
         Some((&self.cols, &self.rows))
+    }
+}
+
+/// `‖C‖²` and `‖R‖²` (forward frame) of the `W` columns and rows a selection picked, from what
+/// was read of `W`: the Gaussian ablation keeps these sizes.
+fn replaced_sq_norms(read: &WeightRead, sel: &CurSelection, layout: Layout) -> (f64, f64) {
+    let total: f64 = match read {
+        WeightRead::Host(w) => w.iter().map(|v| f64::from(*v).powi(2)).sum(),
+        WeightRead::Norms { rows, .. } => rows.iter().sum(),
+    };
+    let c: f64 = sel.cols.iter().map(|&j| sel.col_energy[j]).sum::<f64>() * total;
+    let r: f64 = sel.rows.iter().map(|&i| sel.row_energy[i]).sum::<f64>() * total;
+    match layout {
+        Layout::InOut => (c, r),
+        // The forward pass's C holds the checkpoint's rows, its R the columns.
+        Layout::OutIn => (r, c),
     }
 }

@@ -6,6 +6,7 @@
 //! [`Method`] and [`AnyAdapter`] only. To add a method `foo`: write `adapters/foo.rs` with a
 //! type `Foo: Kind + Adapter` and add the line `foo::Foo,` to the list.
 
+pub mod ablation;
 pub mod adapter;
 pub mod cur;
 pub mod linear;
@@ -15,6 +16,7 @@ pub mod weight_read;
 
 pub use self::curlora::CurPath;
 pub use self::lora::LoraScaling;
+pub use ablation::{CurSource, UInit};
 pub use adapter::{Adapter, Attach, Kind, Snapshot};
 pub use cur::{CurSelection, SelectionConfig, SelectionMode};
 pub use linear::AdaptedLinear;
@@ -49,6 +51,12 @@ pub struct AdapterConfig {
     /// CUR sampling with replacement (reference) or without.
     pub replacement: bool,
     pub lora_scaling: LoraScaling,
+    /// CURLoRA's `U` at the start: `zero` (the method) or `normal:σ` (an ablation).
+    #[serde(default)]
+    pub u_init: UInit,
+    /// CURLoRA's `C` and `R`: `weights` (the method) or `gaussian` (an ablation).
+    #[serde(default)]
+    pub cur_source: CurSource,
 }
 
 impl AdapterConfig {
@@ -65,6 +73,8 @@ impl AdapterConfig {
             epsilon: 0.001,
             replacement: true,
             lora_scaling: LoraScaling::Reference,
+            u_init: UInit::Zero,
+            cur_source: CurSource::Weights,
         }
     }
 

@@ -1,11 +1,9 @@
 //! Opening the window: fonts, the saved settings, and the wgpu device shared by training and
 //! drawing when there is a hardware GPU.
 
-#[cfg(not(target_arch = "wasm32"))]
-use super::CurloraApp;
-use super::frames::Clock;
-use super::setup::Setup;
 use super::views::Tab;
+#[cfg(not(target_arch = "wasm32"))]
+use super::{CurloraApp, frames::Clock, setup::Setup};
 use std::path::PathBuf;
 #[cfg(not(target_arch = "wasm32"))]
 use web_time::Instant;

@@ -1,4 +1,4 @@
-use curlora::adapters::Method;
+use curlora::adapters::{CurSource, LoraScaling, Method, SelectionMode, UInit};
 use curlora::core::device::DeviceChoice;
 use curlora::experiment::{Experiment, ExperimentSpec};
 use curlora::train::Event;
@@ -22,7 +22,8 @@ pub struct RunArgs {
     /// Where the preset's data files are (laid out as ../shared/data).
     #[arg(long, default_value = "../shared/data")]
     pub data_dir: PathBuf,
-    /// Comma-separated: lora, curlora, full.
+    /// Comma-separated method names (the experiment's by default: lora,curlora for the
+    /// embedded one).
     #[arg(long, value_delimiter = ',')]
     pub methods: Option<Vec<Method>>,
     #[arg(long, value_delimiter = ',')]
@@ -42,6 +43,26 @@ pub struct RunArgs {
     pub lr: Option<f64>,
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// CURLoRA selection probabilities: inverted (the method), standard (classic CUR) or
+    /// uniform (ablations).
+    #[arg(long)]
+    pub selection_mode: Option<SelectionMode>,
+    /// ε of the inverted probabilities (0.001 as the reference; 0 is the paper's Eq. 4).
+    #[arg(long)]
+    pub epsilon: Option<f64>,
+    /// Sample CURLoRA's columns and rows without replacement (the reference samples with).
+    #[arg(long)]
+    pub no_replacement: bool,
+    /// CURLoRA's U at the start: zero (the method) or normal:σ (an ablation).
+    #[arg(long)]
+    pub u_init: Option<UInit>,
+    /// CURLoRA's C and R: weights (columns and rows of W, the method) or gaussian (seeded
+    /// Gaussians of the same shapes and norms, an ablation).
+    #[arg(long)]
+    pub cur_source: Option<CurSource>,
+    /// LoRA's (and PiSSA's, MiLoRA's) output scale: reference (α) or peft (α/r).
+    #[arg(long)]
+    pub lora_scaling: Option<LoraScaling>,
     #[arg(long, default_value = "runs/latest")]
     pub out: PathBuf,
     /// Skip malformed data rows (reporting how many) instead of stopping at the first.
@@ -100,6 +121,24 @@ fn spec(args: &RunArgs) -> anyhow::Result<ExperimentSpec> {
     if args.skip_bad_rows {
         s.skip_bad_rows = true;
     }
+    if let Some(m) = args.selection_mode {
+        s.selection_mode = m;
+    }
+    if let Some(e) = args.epsilon {
+        s.epsilon = e;
+    }
+    if args.no_replacement {
+        s.replacement = false;
+    }
+    if let Some(u) = args.u_init {
+        s.u_init = u;
+    }
+    if let Some(c) = args.cur_source {
+        s.cur_source = c;
+    }
+    if let Some(l) = args.lora_scaling {
+        s.lora_scaling = l;
+    }
     s.train.perplexity = s.perplexity.mode.clone();
     Ok(s)
 }
@@ -132,10 +171,16 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     }
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let record = match &args.record {
-        Some(p) => Some((
-            p.clone(),
-            std::fs::File::create(p).map_err(|e| curlora::Error::write(p, e))?,
-        )),
+        Some(p) => {
+            // `--record OUT/events.jsonl` before OUT exists is the common case.
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| curlora::Error::write(dir, e))?;
+            }
+            Some((
+                p.clone(),
+                std::fs::File::create(p).map_err(|e| curlora::Error::write(p, e))?,
+            ))
+        }
         None => None,
     };
     let printer = std::thread::spawn(move || print_events(rx, record));

@@ -1,6 +1,6 @@
 //! The default experiment: what `curlora` runs (and the app replays) on the embedded assets.
 
-use crate::adapters::{LoraScaling, Method, SelectionMode};
+use crate::adapters::{CurSource, LoraScaling, Method, SelectionMode, UInit};
 use crate::experiment::{ExperimentSpec, PerplexitySpec, TaskFormat, TaskSpec};
 use crate::train::perplexity::PerplexityMode;
 use crate::train::{Schedule, TrainConfig};
@@ -40,6 +40,8 @@ pub fn default_experiment(dir: &Path) -> ExperimentSpec {
         epsilon: 0.001,
         replacement: true,
         lora_scaling: LoraScaling::Reference,
+        u_init: UInit::Zero,
+        cur_source: CurSource::Weights,
         max_len: 64,
         pair_separator: None,
         train: TrainConfig {

@@ -1,7 +1,7 @@
 //! Built-in experiments. Paths are relative to a data directory laid out like `../shared/data`
 //! (`mrpc/`, `sst2/`, `sentiment140/`, `wikitext-2-raw/`).
 
-use crate::adapters::{LoraScaling, Method, SelectionMode};
+use crate::adapters::{CurSource, LoraScaling, Method, SelectionMode, UInit};
 use crate::core::error::{Error, Result};
 use crate::experiment::{ExperimentSpec, PerplexitySpec, TaskFormat, TaskSpec};
 use crate::train::perplexity::PerplexityMode;
@@ -43,6 +43,8 @@ pub fn paper_gpt2(data: &Path) -> ExperimentSpec {
         epsilon: 0.001,
         replacement: true,
         lora_scaling: LoraScaling::Reference,
+        u_init: UInit::Zero,
+        cur_source: CurSource::Weights,
         max_len: 256,
         pair_separator: None,
         train: TrainConfig {

@@ -1,7 +1,7 @@
 //! What an experiment is, as written in its TOML file: the model, the tasks in order, and the
 //! methods × ranks × seeds to compare.
 
-use crate::adapters::{AdapterConfig, LoraScaling, Method, SelectionMode};
+use crate::adapters::{AdapterConfig, CurSource, LoraScaling, Method, SelectionMode, UInit};
 use crate::core::error::{Error, Result};
 use crate::train::perplexity::PerplexityMode;
 use crate::train::{Schedule, TrainConfig};
@@ -147,6 +147,12 @@ pub struct ExperimentSpec {
     pub replacement: bool,
     #[serde(default)]
     pub lora_scaling: LoraScaling,
+    /// CURLoRA's `U` at the start: `zero` (the method) or `normal:σ` (an ablation).
+    #[serde(default)]
+    pub u_init: UInit,
+    /// CURLoRA's `C` and `R`: `weights` (the method) or `gaussian` (an ablation).
+    #[serde(default)]
+    pub cur_source: CurSource,
     /// Truncate every example to this many tokens.
     pub max_len: usize,
     /// `concat` (reference) or a separator string.
@@ -199,6 +205,8 @@ impl ExperimentSpec {
                     c.epsilon = self.epsilon;
                     c.replacement = self.replacement;
                     c.lora_scaling = self.lora_scaling;
+                    c.u_init = self.u_init;
+                    c.cur_source = self.cur_source;
                     out.push(c);
                 }
             }
