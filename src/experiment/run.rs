@@ -204,7 +204,8 @@ impl Experiment {
         Ok(bytes as u64)
     }
 
-    fn report(&self, device_name: &str, runs: Vec<RunReport>) -> Report {
+    fn report(&self, device_name: &str, mut runs: Vec<RunReport>) -> Report {
+        super::report::fill_forward_transfer(&mut runs);
         Report {
             model: self.model_dir.display().to_string(),
             device: device_name.to_string(),

@@ -130,20 +130,67 @@ pub fn forgetting(r: &AccuracyMatrix) -> Option<f64> {
     Some(sum / (t - 1) as f64)
 }
 
-/// ACC, BWT and forgetting together, for reports.
+/// Plasticity: the mean accuracy on each task just after training it,
+/// `(1/T) Σ_j R[j][j]`. A method that forgets nothing but learns nothing scores low here.
+/// `None` if T = 0 or a diagonal entry is missing.
+pub fn plasticity(r: &AccuracyMatrix) -> Option<f64> {
+    let t = r.num_tasks();
+    if t == 0 {
+        return None;
+    }
+    let mut sum = 0.0;
+    for j in 0..t {
+        sum += r.get(j, j)?;
+    }
+    Some(sum / t as f64)
+}
+
+/// Forward transfer in the multi-head form: `FWT = 1/(T−1) Σ_{j=1}^{T−1} (R[j][j] − b_j)`,
+/// where `b_j` is the accuracy on task `j` of the untrained model with a fresh head trained on
+/// `j` (the head-only `frozen` run of the same seed: its `R[j][j]`).
+///
+/// Lopez-Paz & Ranzato (2017) use `R[j−1][j]`, the accuracy on task `j` before training it,
+/// which a model with a new head per task cannot have (the head does not exist yet). Here each
+/// later task is scored by how much better the method learns it, after the earlier tasks, than
+/// a head on the untouched model does. `None` if T ≤ 1, if `baseline` has fewer than T
+/// entries, or if an entry is missing.
+pub fn fwt(r: &AccuracyMatrix, baseline: &[f64]) -> Option<f64> {
+    let t = r.num_tasks();
+    if t <= 1 || baseline.len() < t {
+        return None;
+    }
+    let mut sum = 0.0;
+    for (j, b) in baseline.iter().enumerate().take(t).skip(1) {
+        sum += r.get(j, j)? - b;
+    }
+    Some(sum / (t - 1) as f64)
+}
+
+/// The diagonal `R[j][j]`, `None` where missing: a head-only run's diagonal is the baseline
+/// of [`fwt`].
+pub fn diagonal(r: &AccuracyMatrix) -> Vec<Option<f64>> {
+    (0..r.num_tasks()).map(|j| r.get(j, j)).collect()
+}
+
+/// ACC, BWT, forgetting and plasticity together, for reports. (FWT needs the head-only run
+/// too, so the report adds it.)
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ContinualSummary {
     pub acc: Option<f64>,
     pub bwt: Option<f64>,
     pub forgetting: Option<f64>,
+    /// Recordings made before plasticity was reported lack it.
+    #[serde(default)]
+    pub plasticity: Option<f64>,
 }
 
-/// [`acc`], [`bwt`] and [`forgetting`] of `r`.
+/// [`acc`], [`bwt`], [`forgetting`] and [`plasticity`] of `r`.
 pub fn summarize(r: &AccuracyMatrix) -> ContinualSummary {
     ContinualSummary {
         acc: acc(r),
         bwt: bwt(r),
         forgetting: forgetting(r),
+        plasticity: plasticity(r),
     }
 }
 
@@ -208,6 +255,33 @@ mod tests {
         assert!((acc(&r).unwrap() - 0.75).abs() < 1e-12);
         assert!((bwt(&r).unwrap() + 0.2).abs() < 1e-12);
         assert!((forgetting(&r).unwrap() - 0.2).abs() < 1e-12);
+    }
+
+    /// Three tasks by hand: R = [[0.9, –, –], [0.7, 0.8, –], [0.6, 0.75, 0.95]], head-only
+    /// diagonal b = [0.6, 0.7, 0.85].
+    #[test]
+    fn plasticity_and_forward_transfer_by_hand() {
+        let n = f64::NAN;
+        let r = AccuracyMatrix::from_rows(vec![
+            vec![0.9, n, n],
+            vec![0.7, 0.8, n],
+            vec![0.6, 0.75, 0.95],
+        ])
+        .unwrap();
+        // (0.9 + 0.8 + 0.95) / 3
+        assert!((plasticity(&r).unwrap() - 2.65 / 3.0).abs() < 1e-12);
+        // ((0.8 − 0.7) + (0.95 − 0.85)) / 2 = 0.1
+        assert!((fwt(&r, &[0.6, 0.7, 0.85]).unwrap() - 0.1).abs() < 1e-12);
+        assert_eq!(fwt(&r, &[0.6, 0.7]), None, "a short baseline");
+        let one = AccuracyMatrix::from_rows(vec![vec![0.5]]).unwrap();
+        assert_eq!(fwt(&one, &[0.5]), None, "undefined for one task");
+        assert_eq!(diagonal(&r), vec![Some(0.9), Some(0.8), Some(0.95)]);
+        let s = summarize(&r);
+        assert_eq!(s.plasticity, plasticity(&r));
+        // An old recording without the field still reads.
+        let old: ContinualSummary =
+            serde_json::from_str(r#"{"acc": 0.5, "bwt": null, "forgetting": null}"#).unwrap();
+        assert_eq!(old.plasticity, None);
     }
 
     #[test]

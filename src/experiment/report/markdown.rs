@@ -1,198 +1,12 @@
-//! The results of an experiment, written as `report.json`, `report.csv` and `report.md`.
-//!
-//! Metrics (Lopez-Paz & Ranzato 2017; Chaudhry et al. 2018), with `R[i][j]` the accuracy on
-//! task j after training task i and T tasks:
-//! * ACC = (1/T) Σ_j R[T−1][j]: average accuracy at the end;
-//! * BWT = 1/(T−1) Σ_{j<T−1} (R[T−1][j] − R[j][j]): negative when training later tasks hurt
-//!   earlier ones;
-//! * forgetting = 1/(T−1) Σ_{j<T−1} max_{l<T−1} (R[l][j] − R[T−1][j]): the average drop from
-//!   each earlier task's best accuracy.
+//! `report.md`: the tables a paper would print, mean ± sd over seeds, with the baselines next
+//! to every accuracy and what each metric means.
 
-use crate::adapters::{AdapterConfig, Method};
-use crate::core::error::Result;
-use crate::core::fsutil::write_atomic;
-use crate::experiment::ExperimentSpec;
-use crate::train::RunOutcome;
-use crate::train::engine::{RunStatus, label};
-use crate::train::metrics::ContinualSummary;
-use serde::{Deserialize, Serialize};
+use super::{Report, RunReport, fmt_ms};
+use crate::train::engine::RunStatus;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunReport {
-    pub method: Method,
-    pub rank: usize,
-    pub alpha: f64,
-    pub seed: u64,
-    pub trainable_params: usize,
-    /// T×T; row i = after training task i+1; `null` = not trained yet.
-    pub accuracy_matrix: Vec<Vec<Option<f64>>>,
-    /// Per task: accuracy of always predicting the eval split's most frequent class.
-    pub majority_baseline: Vec<f64>,
-    /// Held-out perplexity before training, then after each task.
-    pub perplexity: Vec<f64>,
-    pub metrics: ContinualSummary,
-    /// `[after_task][task]`: `(class, share)` where one class is ≥ 95% of the predictions.
-    pub constant_predictor: Vec<Vec<Option<(usize, f64)>>>,
-    /// Training loss of every optimizer step, per task.
-    pub losses: Vec<Vec<f64>>,
-    pub status: RunStatus,
-    pub steps: usize,
-    pub seconds: f64,
-    pub steps_per_second: f64,
-    /// Size of the saved adapter file, when one was written.
-    pub adapter_bytes: Option<u64>,
-}
-
-impl RunReport {
-    pub fn new(cfg: &AdapterConfig, o: &RunOutcome, adapter_bytes: Option<u64>) -> Self {
-        let t = o.accuracy.num_tasks();
-        let mut losses = vec![Vec::new(); t];
-        for &(task, _, l) in &o.losses {
-            losses[task].push(l);
-        }
-        Self {
-            method: cfg.method,
-            rank: cfg.rank,
-            alpha: cfg.alpha,
-            seed: cfg.seed,
-            trainable_params: o.trainable_params,
-            accuracy_matrix: o.accuracy.rows().to_vec(),
-            majority_baseline: o.majority_baseline.clone(),
-            perplexity: o.perplexity.clone(),
-            metrics: o.metrics,
-            constant_predictor: o.constant_predictor.clone(),
-            losses,
-            status: o.status.clone(),
-            steps: o.steps,
-            seconds: o.seconds,
-            steps_per_second: o.steps as f64 / o.seconds.max(1e-9),
-            adapter_bytes,
-        }
-    }
-
-    pub fn label(&self) -> String {
-        label(self.method, self.rank)
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Report {
-    pub model: String,
-    pub device: String,
-    pub preset: Option<String>,
-    pub tasks: Vec<String>,
-    /// `(train, eval)` examples per task.
-    pub task_sizes: Vec<(usize, usize)>,
-    pub runs: Vec<RunReport>,
-    pub notes: Vec<String>,
-    pub experiment: ExperimentSpec,
-}
-
-/// RFC 4180 quoting when a field needs it.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let sd = if v.len() > 1 {
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    (m, sd)
-}
-
-fn fmt_ms(v: &[f64], digits: usize) -> String {
-    let all = v.len();
-    let v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return "–".into();
-    }
-    let (m, sd) = mean_sd(&v);
-    // Say so when some seeds have no value (a diverged or cancelled run).
-    let missing = if v.len() < all {
-        format!(" ({} of {all} seeds)", v.len())
-    } else {
-        String::new()
-    };
-    if v.len() > 1 {
-        format!("{m:.digits$} ± {sd:.digits$}{missing}")
-    } else {
-        format!("{m:.digits$}{missing}")
-    }
-}
 
 impl Report {
-    /// Writes report.json, report.csv and report.md into `dir` (atomically, each).
-    pub fn write(&self, dir: &Path) -> Result<()> {
-        write_atomic(
-            &dir.join("report.json"),
-            serde_json::to_string_pretty(self)
-                .expect("serializable")
-                .as_bytes(),
-        )?;
-        write_atomic(&dir.join("report.csv"), self.csv().as_bytes())?;
-        write_atomic(&dir.join("report.md"), self.markdown().as_bytes())?;
-        Ok(())
-    }
-
-    /// One row per run: settings, metrics, perplexities and every accuracy cell.
-    pub fn csv(&self) -> String {
-        let t = self.tasks.len();
-        let mut s = String::from(
-            "method,rank,alpha,seed,trainable_params,acc,bwt,forgetting,ppl_before,ppl_after,status",
-        );
-        for i in 0..t {
-            for j in 0..=i {
-                let col = format!("acc_after_{}_on_{}", self.tasks[i], self.tasks[j]);
-                let _ = write!(s, ",{}", csv_field(&col));
-            }
-        }
-        s.push('\n');
-        let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
-        for r in &self.runs {
-            let status = match &r.status {
-                RunStatus::Completed => "completed",
-                RunStatus::Cancelled => "cancelled",
-                RunStatus::Diverged { .. } => "diverged",
-            };
-            let _ = write!(
-                s,
-                "{},{},{},{},{},{},{},{},{:.4},{:.4},{status}",
-                r.method,
-                r.rank,
-                r.alpha,
-                r.seed,
-                r.trainable_params,
-                opt(r.metrics.acc),
-                opt(r.metrics.bwt),
-                opt(r.metrics.forgetting),
-                r.perplexity.first().copied().unwrap_or(f64::NAN),
-                r.perplexity.last().copied().unwrap_or(f64::NAN),
-            );
-            for i in 0..t {
-                for j in 0..=i {
-                    let _ = write!(
-                        s,
-                        ",{}",
-                        opt(r.accuracy_matrix.get(i).and_then(|row| row[j]))
-                    );
-                }
-            }
-            s.push('\n');
-        }
-        s
-    }
-
     /// The tables a paper would print: per method and rank, mean ± sd over seeds.
     pub fn markdown(&self) -> String {
         let mut groups: BTreeMap<String, Vec<&RunReport>> = BTreeMap::new();
@@ -234,6 +48,16 @@ impl Report {
                 s,
                 "- task {}: `{name}`: {tr} training / {ev} evaluation examples, majority-class baseline {base:.4}",
                 k + 1
+            );
+        }
+        if !self
+            .runs
+            .iter()
+            .any(|r| r.method == crate::adapters::Method::Frozen)
+        {
+            let _ = writeln!(
+                s,
+                "- no head-only baseline in this experiment: add `frozen` to the methods to read each accuracy against a head on the untouched model (and to get FWT)"
             );
         }
         let _ = writeln!(s);
@@ -290,6 +114,27 @@ impl Report {
             "forgetting",
             &|r| r.metrics.forgetting.unwrap_or(f64::NAN),
             4,
+        );
+        row(
+            &mut s,
+            "plasticity",
+            &|r| r.metrics.plasticity.unwrap_or(f64::NAN),
+            4,
+        );
+        row(
+            &mut s,
+            "FWT (vs head-only)",
+            &|r| r.fwt.unwrap_or(f64::NAN),
+            4,
+        );
+        row(
+            &mut s,
+            "perplexity change",
+            &|r| match (r.perplexity.first(), r.perplexity.last()) {
+                (Some(a), Some(b)) if r.perplexity.len() > 1 => b - a,
+                _ => f64::NAN,
+            },
+            2,
         );
         row(&mut s, "steps per second", &|r| r.steps_per_second, 2);
         let _ = writeln!(s);
@@ -379,6 +224,18 @@ impl Report {
         let _ = writeln!(
             s,
             "- forgetting = 1/(T−1) Σ_{{j<T−1}} max_{{l<T−1}} (R[l][j] − R[T−1][j]) (Chaudhry et al. 2018)."
+        );
+        let _ = writeln!(
+            s,
+            "- plasticity = (1/T) Σ_j R[j][j]: how well each task is learned when it is trained (a method that forgets nothing because it learns nothing scores low here)."
+        );
+        let _ = writeln!(
+            s,
+            "- FWT (vs head-only) = 1/(T−1) Σ_{{j≥1}} (R[j][j] − b_j), b_j = the head-only (`frozen`) run's accuracy on task j with the same seed: how much better each later task is learned than a fresh head on the untouched model learns it. (Lopez-Paz & Ranzato's FWT uses R[j−1][j], which a new head per task cannot have.) It needs `frozen` among the methods."
+        );
+        let _ = writeln!(
+            s,
+            "- perplexity change: held-out perplexity after the last task minus before training."
         );
         let _ = writeln!(
             s,
