@@ -358,7 +358,13 @@ fn model_trainable_count_equals_shape_formula() {
     let device = Device::flex();
     let dir = fixture("tiny-gpt2");
     let cfg_model = Gpt2Config::from_file(&dir.join("config.json")).unwrap();
-    for method in [Method::CurLora, Method::Lora, Method::Pissa, Method::Milora] {
+    for method in [
+        Method::CurLora,
+        Method::Lora,
+        Method::Pissa,
+        Method::Milora,
+        Method::OLora,
+    ] {
         let mut cfg = AdapterConfig::new(method, 4, 1);
         cfg.targets = vec!["attn.c_attn".into(), "mlp.c_fc".into()];
         let model = curlora::model::LanguageModel::load(&dir, &device).unwrap();

@@ -167,6 +167,7 @@ fn adapters_save_and_load_to_identical_outputs() {
         Method::Full,
         Method::Pissa,
         Method::Milora,
+        Method::OLora,
     ] {
         let (exp, cfg, out) = trained(method, 1e-2);
         assert_eq!(out.status, RunStatus::Completed);

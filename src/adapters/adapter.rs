@@ -110,12 +110,12 @@ pub trait Adapter {
 
     /// The trained tensors with the suffix they are saved under (`{module}.{suffix}`), in a
     /// fixed order. Loading reads each back with the shape it has after attaching.
-    fn tensors(&self) -> Vec<(&'static str, &Param<Tensor<2>>)> {
+    fn tensors(&self) -> Vec<(String, &Param<Tensor<2>>)> {
         Vec::new()
     }
 
     /// [`tensors`](Self::tensors), mutably and in the same order (adapter loading).
-    fn tensors_mut(&mut self) -> Vec<(&'static str, &mut Param<Tensor<2>>)> {
+    fn tensors_mut(&mut self) -> Vec<(String, &mut Param<Tensor<2>>)> {
         Vec::new()
     }
 
@@ -139,5 +139,11 @@ pub trait Adapter {
     /// [`LanguageModel::start_task`]: crate::model::LanguageModel::start_task
     fn start_task(&mut self, task: usize) {
         let _ = task;
+    }
+
+    /// The last task [`start_task`](Self::start_task) was called with (0 before any): saved
+    /// with the adapter, so that loading replays the task starts before reading the tensors.
+    fn task(&self) -> usize {
+        0
     }
 }

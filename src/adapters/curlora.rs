@@ -196,12 +196,12 @@ impl Adapter for CurLora {
         Some(Snapshot::Matrix(self.u.val()))
     }
 
-    fn tensors(&self) -> Vec<(&'static str, &Param<Tensor<2>>)> {
-        vec![("u", &self.u)]
+    fn tensors(&self) -> Vec<(String, &Param<Tensor<2>>)> {
+        vec![("u".into(), &self.u)]
     }
 
-    fn tensors_mut(&mut self) -> Vec<(&'static str, &mut Param<Tensor<2>>)> {
-        vec![("u", &mut self.u)]
+    fn tensors_mut(&mut self) -> Vec<(String, &mut Param<Tensor<2>>)> {
+        vec![("u".into(), &mut self.u)]
     }
 
     fn indices(&self) -> Option<(&[usize], &[usize])> {

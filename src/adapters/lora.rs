@@ -120,11 +120,11 @@ impl Adapter for Lora {
         Some(Snapshot::Norm(ab.powi_scalar(2).sum().sqrt()))
     }
 
-    fn tensors(&self) -> Vec<(&'static str, &Param<Tensor<2>>)> {
-        vec![("lora_a", &self.a), ("lora_b", &self.b)]
+    fn tensors(&self) -> Vec<(String, &Param<Tensor<2>>)> {
+        vec![("lora_a".into(), &self.a), ("lora_b".into(), &self.b)]
     }
 
-    fn tensors_mut(&mut self) -> Vec<(&'static str, &mut Param<Tensor<2>>)> {
-        vec![("lora_a", &mut self.a), ("lora_b", &mut self.b)]
+    fn tensors_mut(&mut self) -> Vec<(String, &mut Param<Tensor<2>>)> {
+        vec![("lora_a".into(), &mut self.a), ("lora_b".into(), &mut self.b)]
     }
 }

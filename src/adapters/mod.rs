@@ -33,6 +33,7 @@ methods::register_methods! {
     frozen::Frozen,
     pissa::Pissa,
     milora::Milora,
+    olora::OLora,
 }
 
 /// Everything that decides an adapter: saved with it so that it can be rebuilt exactly.
@@ -57,6 +58,13 @@ pub struct AdapterConfig {
     /// CURLoRA's `C` and `R`: `weights` (the method) or `gaussian` (an ablation).
     #[serde(default)]
     pub cur_source: CurSource,
+    /// O-LoRA's λ: the weight of its orthogonality penalty (0.5 in the paper).
+    #[serde(default = "default_olora_lambda")]
+    pub olora_lambda: f64,
+}
+
+fn default_olora_lambda() -> f64 {
+    0.5
 }
 
 impl AdapterConfig {
@@ -75,6 +83,7 @@ impl AdapterConfig {
             lora_scaling: LoraScaling::Reference,
             u_init: UInit::Zero,
             cur_source: CurSource::Weights,
+            olora_lambda: default_olora_lambda(),
         }
     }
 

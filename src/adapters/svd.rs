@@ -158,17 +158,12 @@ macro_rules! adapter_via_lora {
             fn snapshot(&self) -> Option<$crate::adapters::Snapshot> {
                 $crate::adapters::Adapter::snapshot(&self.lora)
             }
-            fn tensors(
-                &self,
-            ) -> Vec<(&'static str, &burn::module::Param<burn::tensor::Tensor<2>>)> {
+            fn tensors(&self) -> Vec<(String, &burn::module::Param<burn::tensor::Tensor<2>>)> {
                 $crate::adapters::Adapter::tensors(&self.lora)
             }
             fn tensors_mut(
                 &mut self,
-            ) -> Vec<(
-                &'static str,
-                &mut burn::module::Param<burn::tensor::Tensor<2>>,
-            )> {
+            ) -> Vec<(String, &mut burn::module::Param<burn::tensor::Tensor<2>>)> {
                 $crate::adapters::Adapter::tensors_mut(&mut self.lora)
             }
         }

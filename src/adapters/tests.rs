@@ -7,7 +7,9 @@ fn names_are_the_serde_and_cli_names_of_today() {
     let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
     assert_eq!(
         names,
-        ["curlora", "lora", "full", "frozen", "pissa", "milora"]
+        [
+            "curlora", "lora", "full", "frozen", "pissa", "milora", "o-lora"
+        ]
     );
     assert_eq!(Method::names(), names);
 }
@@ -51,7 +53,7 @@ fn unknown_names_are_refused_with_the_list() {
     assert_eq!(Method::from_name(""), None);
     let e = "dora".parse::<Method>().unwrap_err();
     assert!(
-        e.contains("curlora, lora, full, frozen, pissa, milora"),
+        e.contains("curlora, lora, full, frozen, pissa, milora, o-lora"),
         "{e}"
     );
     let e = serde_json::from_str::<Method>("\"dora\"")
@@ -60,7 +62,7 @@ fn unknown_names_are_refused_with_the_list() {
     assert!(
         e.contains(
             "unknown variant `dora`, expected one of `curlora`, `lora`, `full`, `frozen`, `pissa`, \
-             `milora`"
+             `milora`, `o-lora`"
         ),
         "{e}"
     );
@@ -77,7 +79,8 @@ fn labels_help_and_run_labels() {
             "full fine-tune",
             "frozen",
             "PiSSA",
-            "MiLoRA"
+            "MiLoRA",
+            "O-LoRA"
         ]
     );
     // What clap's derive made of the old doc comments (first line, final period removed).
@@ -88,12 +91,15 @@ fn labels_help_and_run_labels() {
     assert_eq!(Method::Full.run_label(0), "full");
     assert_eq!(Method::Frozen.run_label(4), "frozen");
     let base: Vec<bool> = Method::ALL.iter().map(|m| m.trains_base()).collect();
-    assert_eq!(base, [false, false, true, false, false, false]);
+    assert_eq!(base, [false, false, true, false, false, false, false]);
     let ranked: Vec<bool> = Method::ALL.iter().map(|m| m.uses_rank()).collect();
-    assert_eq!(ranked, [true, true, false, false, true, true]);
+    assert_eq!(ranked, [true, true, false, false, true, true, true]);
     let reads: Vec<Reads> = Method::ALL.iter().map(|m| m.reads()).collect();
     use Reads::{Norms, Nothing, Whole};
-    assert_eq!(reads, [Norms, Nothing, Nothing, Nothing, Whole, Whole]);
+    assert_eq!(
+        reads,
+        [Norms, Nothing, Nothing, Nothing, Whole, Whole, Nothing]
+    );
 }
 
 #[test]
@@ -107,6 +113,7 @@ fn parameter_counts_by_hand_for_a_small_shape() {
     assert_eq!(Method::Frozen.trainable_params(3, shape, true), 0);
     assert_eq!(Method::Pissa.trainable_params(3, shape, true), 48); // as LoRA
     assert_eq!(Method::Milora.trainable_params(3, shape, true), 48);
+    assert_eq!(Method::OLora.trainable_params(3, shape, true), 48); // per task
     assert_eq!(trainable_params_for(Method::Full, 3, shape), 70);
     assert_eq!(trainable_params_for(Method::Lora, 3, shape), 48);
 }

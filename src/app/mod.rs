@@ -24,6 +24,7 @@ pub mod metrics_card;
 pub mod perplexity;
 pub mod selection;
 pub mod setup;
+pub mod setup_advanced;
 pub mod shell;
 pub mod source;
 pub mod state;

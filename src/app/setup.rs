@@ -2,7 +2,8 @@
 //! epochs, seed, target modules, device. Saved between launches (eframe storage).
 
 use super::files;
-use crate::adapters::Method;
+use super::setup_advanced as advanced;
+use crate::adapters::{CurSource, Method, SelectionMode, UInit};
 use crate::core::device::DeviceChoice;
 use crate::experiment::{ExperimentSpec, TaskFormat, TaskSpec};
 use crate::model::lm::{self, Family};
@@ -44,6 +45,12 @@ pub struct Setup {
     pub classroom: bool,
     /// Use only the first N rows of each task's splits (a quick look).
     pub max_rows: Option<usize>,
+    /// CURLoRA ablation: how columns and rows are sampled (inverted is the method).
+    pub selection_mode: SelectionMode,
+    /// CURLoRA ablation: `U ~ N(0, σ²)` at the start instead of zero.
+    pub u_init_sigma: Option<f64>,
+    /// CURLoRA ablation: Gaussian `C` and `R` instead of columns and rows of `W`.
+    pub gaussian_cur: bool,
 }
 
 impl Default for Setup {
@@ -61,6 +68,9 @@ impl Default for Setup {
             device: DeviceChoice::Cpu,
             classroom: false,
             max_rows: None,
+            selection_mode: SelectionMode::Inverted,
+            u_init_sigma: None,
+            gaussian_cur: false,
         }
     }
 }
@@ -116,6 +126,13 @@ impl Setup {
         spec.train.lr = self.lr;
         spec.seeds = vec![self.seed];
         spec.targets = self.targets.clone();
+        spec.selection_mode = self.selection_mode;
+        spec.u_init = self.u_init_sigma.map_or(UInit::Zero, UInit::Normal);
+        spec.cur_source = if self.gaussian_cur {
+            CurSource::Gaussian
+        } else {
+            CurSource::Weights
+        };
         if !self.tasks.is_empty() {
             spec.preset = Some("custom".into());
             spec.tasks = self.tasks.iter().map(task_spec).collect();
@@ -166,8 +183,9 @@ pub fn show(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
         .num_columns(2)
         .show(ui, |ui| {
             if !s.classroom {
-                targets_and_rows(ui, s);
-                device_row(ui, s);
+                advanced::targets_and_rows(ui, s);
+                advanced::ablation_row(ui, s);
+                advanced::device_row(ui, s);
             }
         });
     buttons(ui, s, busy)
@@ -299,45 +317,6 @@ fn hyper_parameters(ui: &mut egui::Ui, s: &mut Setup) {
     });
 }
 
-/// Advanced grid rows (hidden in classroom mode): target modules and rows per task.
-fn targets_and_rows(ui: &mut egui::Ui, s: &mut Setup) {
-    ui.label("targets");
-    ui.vertical(|ui| {
-        for t in target_names(s).iter() {
-            let mut on = s.targets.iter().any(|x| x == t);
-            if ui.checkbox(&mut on, *t).changed() {
-                if on {
-                    s.targets.push(t.to_string());
-                } else {
-                    s.targets.retain(|x| x != t);
-                }
-            }
-        }
-    });
-    ui.end_row();
-    ui.label("rows per task");
-    ui.horizontal(|ui| {
-        let mut limit = s.max_rows.is_some();
-        let l = ui.checkbox(&mut limit, "first");
-        let mut n = s.max_rows.unwrap_or(200);
-        ui.add_enabled(limit, egui::DragValue::new(&mut n).range(8..=100_000))
-            .labelled_by(l.id);
-        s.max_rows = limit.then_some(n);
-    });
-    ui.end_row();
-}
-
-/// Advanced grid row: where to train.
-fn device_row(ui: &mut egui::Ui, s: &mut Setup) {
-    ui.label("device");
-    ui.horizontal(|ui| {
-        ui.selectable_value(&mut s.device, DeviceChoice::Auto, "auto");
-        ui.selectable_value(&mut s.device, DeviceChoice::Gpu, "GPU (wgpu)");
-        ui.selectable_value(&mut s.device, DeviceChoice::Cpu, "CPU");
-    });
-    ui.end_row();
-}
-
 /// Train, defaults and classroom mode.
 fn buttons(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
     let mut action = Action::None;
@@ -358,13 +337,6 @@ fn buttons(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
         ui.checkbox(&mut s.classroom, "classroom mode");
     });
     action
-}
-
-fn target_names(s: &Setup) -> &'static [&'static str] {
-    match s.family() {
-        Ok(Family::Llama) => &crate::model::llama::TARGET_MODULES,
-        _ => &crate::model::gpt2::TARGET_MODULES,
-    }
 }
 
 fn default_targets(s: &Setup) -> Vec<String> {
@@ -398,6 +370,26 @@ mod tests {
         assert_eq!((spec.ranks[0], spec.alpha, spec.train.lr), (4, 2.0, 1e-3));
         assert_eq!(spec.seeds, vec![9]);
         assert!(spec.tasks.iter().all(|t| t.epochs == 3));
+        // The defaults are the method; the ablation controls reach the experiment.
+        assert_eq!(
+            (spec.selection_mode, spec.u_init, spec.cur_source),
+            (SelectionMode::Inverted, UInit::Zero, CurSource::Weights)
+        );
+        let ablated = Setup {
+            selection_mode: SelectionMode::Uniform,
+            u_init_sigma: Some(0.05),
+            gaussian_cur: true,
+            ..Setup::default()
+        };
+        let spec = ablated.to_spec(&dir).unwrap();
+        assert_eq!(
+            (spec.selection_mode, spec.u_init, spec.cur_source),
+            (
+                SelectionMode::Uniform,
+                UInit::Normal(0.05),
+                CurSource::Gaussian
+            )
+        );
         let none = Setup {
             methods: Vec::new(),
             ..Setup::default()

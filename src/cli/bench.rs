@@ -9,7 +9,7 @@ const LAYER_MODES: [&str; 4] = ["lora", "curlora", "curlora-materialized", "curl
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Comma-separated modes: frozen, lora, curlora, curlora-materialized, curlora-kernel
-    /// (wgpu only), full.
+    /// (wgpu only), full, pissa, milora.
     #[arg(
         long,
         value_delimiter = ',',
@@ -62,6 +62,9 @@ struct Line {
     adapter_bytes: usize,
     peak_rss: Option<u64>,
     device_reserved: Option<u64>,
+    /// Seconds to attach the adapters (absent in lines from older builds).
+    #[serde(default)]
+    attach_seconds: f64,
     device: String,
 }
 
@@ -101,6 +104,7 @@ pub fn run(args: &BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             adapter_bytes: r.adapter_bytes,
             peak_rss: bench::peak_rss(),
             device_reserved: r.device_reserved,
+            attach_seconds: r.attach_seconds,
             device: dev.description,
         };
         println!("{}", serde_json::to_string(&line)?);
@@ -163,6 +167,7 @@ fn run_device(
                 adapter_bytes: r.adapter_bytes,
                 peak_rss: None,
                 device_reserved: r.device_reserved,
+                attach_seconds: r.attach_seconds,
                 device: dev.description.clone(),
             });
             continue;
@@ -230,6 +235,10 @@ fn print_steps(args: &BenchArgs, runs: &[DeviceRun]) {
     head += " trainable | adapter file |";
     rule += "---:|---:|";
     for r in runs {
+        head += &format!(" {} attach s |", r.choice);
+        rule += "---:|";
+    }
+    for r in runs {
         head += &format!(" {} peak RSS |", r.choice);
         rule += "---:|";
         if r.steps.iter().any(|l| l.device_reserved.is_some()) {
@@ -276,6 +285,9 @@ fn print_steps(args: &BenchArgs, runs: &[DeviceRun]) {
             format!("{} B", any.adapter_bytes)
         };
         row += &format!(" {} | {file} |", any.trainable_params);
+        for l in &lines {
+            row += &l.map_or(" – |".into(), |l| format!(" {:.3} |", l.attach_seconds));
+        }
         for (r, l) in runs.iter().zip(&lines) {
             row += &format!(" {} |", mib(l.and_then(|l| l.peak_rss)));
             if r.steps.iter().any(|l| l.device_reserved.is_some()) {

@@ -60,9 +60,12 @@ pub struct RunArgs {
     /// Gaussians of the same shapes and norms, an ablation).
     #[arg(long)]
     pub cur_source: Option<CurSource>,
-    /// LoRA's (and PiSSA's, MiLoRA's) output scale: reference (α) or peft (α/r).
+    /// LoRA's (and PiSSA's, MiLoRA's, O-LoRA's) output scale: reference (α) or peft (α/r).
     #[arg(long)]
     pub lora_scaling: Option<LoraScaling>,
+    /// O-LoRA's λ, the weight of its orthogonality penalty (0.5 as in the paper).
+    #[arg(long)]
+    pub olora_lambda: Option<f64>,
     #[arg(long, default_value = "runs/latest")]
     pub out: PathBuf,
     /// Skip malformed data rows (reporting how many) instead of stopping at the first.
@@ -138,6 +141,9 @@ fn spec(args: &RunArgs) -> anyhow::Result<ExperimentSpec> {
     }
     if let Some(l) = args.lora_scaling {
         s.lora_scaling = l;
+    }
+    if let Some(l) = args.olora_lambda {
+        s.olora_lambda = l;
     }
     s.train.perplexity = s.perplexity.mode.clone();
     Ok(s)

@@ -6,7 +6,8 @@
 //!   embedding only) — the floor every method pays;
 //! * `lora`, `curlora` (factorized `((x·C)·U)·R`), `curlora-materialized` (the reference
 //!   code's way: `x·(C·U·R)`), `curlora-kernel` (the WGSL op of [`crate::kernels`], meant for
-//!   wgpu; on Flex it is the same tensor ops as `curlora`), `full`.
+//!   wgpu; on Flex it is the same tensor ops as `curlora`), `full`, `pissa` and `milora` (a
+//!   LoRA step; what differs is the SVD at attach, timed as `attach_seconds`).
 
 use crate::adapters::{AdapterConfig, CurLora, CurPath, Method};
 use crate::core::error::Result;
@@ -18,13 +19,15 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
 use web_time::Instant;
 
-pub const MODES: [&str; 6] = [
+pub const MODES: [&str; 8] = [
     "frozen",
     "lora",
     "curlora",
     "curlora-materialized",
     "curlora-kernel",
     "full",
+    "pissa",
+    "milora",
 ];
 
 /// The CURLoRA evaluation path a mode names, if it is a CURLoRA mode.
@@ -48,6 +51,8 @@ pub struct BenchResult {
     /// Bytes the device's allocator holds after the timed steps (its pools only grow, so this
     /// is the peak); `None` on Flex, whose tensors are ordinary heap memory (see RSS).
     pub device_reserved: Option<u64>,
+    /// Attaching the adapters to every target: CUR selection, or PiSSA's and MiLoRA's SVDs.
+    pub attach_seconds: f64,
 }
 
 /// GPT-2 small (124M): 12 layers, d 768, 12 heads, 1024 positions, vocab 50257.
@@ -89,7 +94,9 @@ pub fn run_mode(
         }
     };
     let cfg = AdapterConfig::new(method, rank, 0);
+    let attach = Instant::now();
     let (mut model, _) = base.with_adapters(&cfg)?;
+    let attach_seconds = attach.elapsed().as_secs_f64();
     if let Some(path) = cur_path(mode) {
         for b in &mut model.blocks {
             if let Some(c) = b.attn.c_attn.adapter_as_mut::<CurLora>() {
@@ -159,6 +166,7 @@ pub fn run_mode(
         trainable_params: trainable,
         adapter_bytes,
         device_reserved,
+        attach_seconds,
     })
 }
 

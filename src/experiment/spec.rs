@@ -153,6 +153,9 @@ pub struct ExperimentSpec {
     /// CURLoRA's `C` and `R`: `weights` (the method) or `gaussian` (an ablation).
     #[serde(default)]
     pub cur_source: CurSource,
+    /// O-LoRA's λ (orthogonality penalty weight; the paper's 0.5).
+    #[serde(default = "default_olora_lambda")]
+    pub olora_lambda: f64,
     /// Truncate every example to this many tokens.
     pub max_len: usize,
     /// `concat` (reference) or a separator string.
@@ -174,6 +177,9 @@ fn default_epsilon() -> f64 {
 }
 fn default_true() -> bool {
     true
+}
+fn default_olora_lambda() -> f64 {
+    0.5
 }
 
 impl ExperimentSpec {
@@ -207,6 +213,7 @@ impl ExperimentSpec {
                     c.lora_scaling = self.lora_scaling;
                     c.u_init = self.u_init;
                     c.cur_source = self.cur_source;
+                    c.olora_lambda = self.olora_lambda;
                     out.push(c);
                 }
             }

@@ -240,14 +240,13 @@ impl LanguageModel {
     }
 
     /// The extra training-loss term of the adapters, if any: the hook for a method with a
-    /// penalty (e.g. O-LoRA's orthogonality term). No method has one yet, so the engine's step
-    /// does not call it; such a method adds it to the task loss there.
+    /// penalty (O-LoRA's orthogonality term); the engine's step adds it to the task loss.
     pub fn adapter_loss(&self) -> Option<Tensor<1>> {
         super::attach::adapter_loss(self.architecture())
     }
 
-    /// Tells every adapter that a task starts: the hook for per-task adapters. No method reacts
-    /// yet, so the engine does not call it.
+    /// Tells every adapter that a task starts: the hook for per-task adapters (O-LoRA). The
+    /// engine calls it before each task; adapter loading replays it.
     pub fn start_task(&mut self, task: usize) {
         super::attach::start_task(self.architecture_mut(), task)
     }

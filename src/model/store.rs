@@ -31,6 +31,10 @@ pub struct AdapterMeta {
     pub indices: BTreeMap<String, (Vec<usize>, Vec<usize>)>,
     /// Task names, one per head (`head.{i}.weight`, `head.{i}.bias`).
     pub heads: Vec<String>,
+    /// The last task the adapters were started on (see `Adapter::task`); loading replays the
+    /// task starts up to it (O-LoRA keeps one LoRA per task).
+    #[serde(default)]
+    pub task: usize,
 }
 
 fn bytes(v: &[f32]) -> Vec<u8> {
@@ -75,6 +79,12 @@ pub fn save(
         base_hash: base_hash.to_string(),
         indices,
         heads: heads.iter().map(|(n, _)| n.clone()).collect(),
+        task: model
+            .modules()
+            .iter()
+            .map(|(_, l)| l.adapter.get().task())
+            .max()
+            .unwrap_or(0),
     };
     let views: Vec<(String, TensorView)> = tensors
         .iter()
@@ -209,7 +219,9 @@ pub fn load(path: &Path, base: LanguageModel, base_hash: &str) -> Result<Loaded>
         full.set_weights_hash(model.weights_hash().to_string());
         model = full;
     }
-    // Each trained tensor comes back with the shape attaching gave it.
+    // The adapters as they were at the last task (a fresh LoRA per task for O-LoRA), then each
+    // trained tensor comes back with the shape attaching gave it.
+    model.start_task(meta.task);
     for (name, layer) in model.modules_mut() {
         for (suffix, p) in layer.adapter.get_mut().tensors_mut() {
             let shape = p.shape().dims::<2>();

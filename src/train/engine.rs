@@ -128,6 +128,9 @@ async fn train_task(
     model: TaskModel,
 ) -> Result<TaskEnd> {
     let task = &r.tasks[ti];
+    let mut model = model;
+    // Methods with per-task state (O-LoRA's LoRA per task) start the task.
+    model.lm.start_task(ti);
     let mut t = TaskTraining::new(r, ti, model);
     r.emit(Event::TaskStart {
         run: r.ctx.run,

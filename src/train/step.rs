@@ -82,7 +82,20 @@ impl<'a> TaskTraining<'a> {
         let logits = self.model.forward(&batch);
         let labels = batch.labels_tensor(device);
         let loss = log_softmax(logits, 1).gather(1, labels).mean().neg();
-        let loss_value = f64::from(crate::core::runtime::read_scalar(loss.clone()).await?);
+        // The step's loss is the task's cross-entropy (comparable across methods); a method's
+        // own term (O-LoRA's penalty) joins the objective and the finiteness check.
+        let (loss, loss_value) = match self.model.lm.adapter_loss() {
+            None => {
+                let v = crate::core::runtime::read_scalar(loss.clone()).await?;
+                (loss, f64::from(v))
+            }
+            Some(penalty) => {
+                let ce = f64::from(crate::core::runtime::read_scalar(loss.clone()).await?);
+                let total = loss.add(penalty);
+                let t = f64::from(crate::core::runtime::read_scalar(total.clone()).await?);
+                (total, if t.is_finite() { ce } else { t })
+            }
+        };
         if !loss_value.is_finite() {
             return Ok(Stepped::Diverged(format!(
                 "task `{}` step {step}: the loss is {loss_value}; training stopped \
