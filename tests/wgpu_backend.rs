@@ -214,3 +214,59 @@ fn thumbnail_pooled_on_gpu_equals_the_host_thumbnail() {
         assert!(d < 1e-5, "{shape:?}: thumbnail max |Δ| = {d}");
     }
 }
+
+/// The baselines (PiSSA, MiLoRA, O-LoRA after a task start) on wgpu and on the CPU: the same
+/// loss and the same gradient of the trained `A`.
+#[test]
+fn baselines_agree_on_cpu_and_gpu() {
+    use curlora::adapters::{Milora, OLora, Pissa};
+    let Some(gpu) = gpu() else { return };
+    let g = golden();
+    for method in [Method::Pissa, Method::Milora, Method::OLora] {
+        let mut results = Vec::new();
+        for device in [Device::flex().autodiff(), gpu.clone().autodiff()] {
+            let mut cfg = AdapterConfig::new(method, 4, 3);
+            cfg.targets = vec!["attn.c_attn".into()];
+            let (mut model, _) = LanguageModel::load(&fixture("tiny-gpt2"), &device)
+                .unwrap()
+                .with_adapters(&cfg)
+                .unwrap();
+            model.start_task(1);
+            let mut rng = Rng::new(17);
+            for (_, layer) in model.modules_mut() {
+                let out = layer.shape()[1];
+                let b = Param::from_tensor(random_tensor(&mut rng, [4, out], 0.3, &device));
+                if let Some(p) = layer.adapter_as_mut::<Pissa>() {
+                    p.lora.b = b;
+                } else if let Some(m) = layer.adapter_as_mut::<Milora>() {
+                    m.lora.b = b;
+                } else if let Some(o) = layer.adapter_as_mut::<OLora>() {
+                    o.b = b;
+                }
+            }
+            let ids = ids_tensor(&g.input_ids, &device);
+            let loss = model.lm_loss(ids);
+            let loss = match model.adapter_loss() {
+                Some(p) => loss.add(p.reshape([1]).sum()),
+                None => loss,
+            };
+            let grads = loss.backward();
+            let layer = model.module("h.0.attn.c_attn").unwrap();
+            let a = match method {
+                Method::Pissa => layer.adapter_as::<Pissa>().unwrap().lora.a.val(),
+                Method::Milora => layer.adapter_as::<Milora>().unwrap().lora.a.val(),
+                _ => layer.adapter_as::<OLora>().unwrap().a.val(),
+            };
+            let grad = to_vec(a.grad(&grads).expect("a gradient of A"));
+            results.push((loss.into_scalar::<f32>(), grad));
+        }
+        let ((l0, g0), (l1, g1)) = (&results[0], &results[1]);
+        assert!((l0 - l1).abs() < 1e-4, "{method}: loss {l0} vs {l1}");
+        let scale = g0.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
+        let d = max_abs_diff(g0, g1);
+        assert!(
+            d <= 1e-3 * scale.max(1.0),
+            "{method}: gradient max |Δ| = {d}"
+        );
+    }
+}

@@ -4,9 +4,10 @@
 //! `#preset=quick&seed=1&methods=lora,curlora&rank=8&alpha=1&lr=0.006&epochs=2&rows=160&classroom=1`
 //!
 //! Keys: `preset` (`default` or `quick`), `seed`, `methods` (comma list of registered method
-//! names: `lora`, `curlora`, `full`, `frozen`, …), `rank`, `alpha`, `lr`, `epochs`, `rows` (rows per task, `all` for every row),
-//! `classroom` (`1` hides the advanced controls), `tier` (`auto`, `webgpu`, `cpu`, `replay`:
-//! force a tier, e.g. to show the recorded run on a slow machine) and `tab` (the view to open).
+//! names: `lora`, `curlora`, `full`, `frozen`, `pissa`, `milora`, `o-lora`), `rank`, `alpha`,
+//! `lr`, `epochs`, `rows` (rows per task, `all` for every row), `classroom` (`1` hides the
+//! advanced controls), `tier` (`auto`, `webgpu`, `cpu`, `replay`: force a tier, e.g. to show the
+//! recorded run on a slow machine) and `tab` (the view to open).
 //! Unknown keys and bad values are reported, never silently dropped, and leave the rest intact.
 
 use crate::adapters::Method;
