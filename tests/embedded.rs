@@ -84,9 +84,10 @@ fn a_shortened_default_run_writes_a_full_report() {
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(r["tasks"], serde_json::json!(["movies", "style", "tweets"]));
     let runs = r["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.len(), 3, "LoRA, CURLoRA and the head-only baseline");
     assert_eq!(runs[0]["method"], "lora");
     assert_eq!(runs[1]["method"], "curlora");
+    assert_eq!(runs[2]["method"], "frozen");
     assert_eq!(runs[0]["seed"], runs[1]["seed"], "same seed side by side");
     for run in runs {
         assert_eq!(run["perplexity"].as_array().unwrap().len(), 4);

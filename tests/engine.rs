@@ -83,7 +83,14 @@ fn cli_run_writes_a_complete_report_whose_metrics_recompute() {
     }
     assert_eq!(r["tasks"], serde_json::json!(["fruit", "mood", "count"]));
     let runs = r["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 3);
+    assert_eq!(
+        runs.len(),
+        4,
+        "the three methods and the head-only baseline"
+    );
+    assert_eq!(runs[3]["method"], "frozen");
+    let head_only: Vec<Vec<Option<f64>>> =
+        serde_json::from_value(runs[3]["accuracy_matrix"].clone()).unwrap();
     for run in runs {
         for k in [
             "method",
@@ -113,10 +120,16 @@ fn cli_run_writes_a_complete_report_whose_metrics_recompute() {
         let acc = (f(2, 0) + f(2, 1) + f(2, 2)) / 3.0;
         let bwt = ((f(2, 0) - f(0, 0)) + (f(2, 1) - f(1, 1))) / 2.0;
         let forg = ((f(0, 0).max(f(1, 0)) - f(2, 0)) + (f(1, 1) - f(2, 1))) / 2.0;
+        // Plasticity and FWT (against the head-only run's diagonal) by hand.
+        let plasticity = (f(0, 0) + f(1, 1) + f(2, 2)) / 3.0;
+        let b = |j: usize| head_only[j][j].unwrap();
+        let fwt = ((f(1, 1) - b(1)) + (f(2, 2) - b(2))) / 2.0;
         let got = &run["metrics"];
         assert!((got["acc"].as_f64().unwrap() - acc).abs() < 1e-12);
         assert!((got["bwt"].as_f64().unwrap() - bwt).abs() < 1e-12);
         assert!((got["forgetting"].as_f64().unwrap() - forg).abs() < 1e-12);
+        assert!((got["plasticity"].as_f64().unwrap() - plasticity).abs() < 1e-12);
+        assert!((run["fwt"].as_f64().unwrap() - fwt).abs() < 1e-12);
     }
     assert_eq!(runs[1]["method"], "curlora");
     assert_eq!(runs[1]["trainable_params"], 2 * 4 * 4);

@@ -71,6 +71,10 @@ pub struct RunArgs {
     /// Skip malformed data rows (reporting how many) instead of stopping at the first.
     #[arg(long)]
     pub skip_bad_rows: bool,
+    /// Do not add the head-only baseline (`frozen`: a head per task on the untouched model),
+    /// which every report otherwise shows beside the methods and reads FWT against.
+    #[arg(long)]
+    pub no_head_only: bool,
     /// Also write every engine event as one JSON line to this file (a recorded run that the
     /// apps can replay).
     #[arg(long)]
@@ -144,6 +148,9 @@ fn spec(args: &RunArgs) -> anyhow::Result<ExperimentSpec> {
     }
     if let Some(l) = args.olora_lambda {
         s.olora_lambda = l;
+    }
+    if !args.no_head_only && !s.methods.contains(&Method::Frozen) {
+        s.methods.push(Method::Frozen);
     }
     s.train.perplexity = s.perplexity.mode.clone();
     Ok(s)
