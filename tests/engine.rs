@@ -220,8 +220,19 @@ fn adapters_save_and_load_to_identical_outputs() {
 
 #[test]
 fn adapter_is_refused_on_other_weights_and_accepted_on_the_same_weights_in_another_layout() {
-    let (exp, cfg, out) = trained(Method::CurLora, 1e-2);
-    let path = tmp("refuse").join("a.safetensors");
+    for method in [
+        Method::CurLora,
+        Method::Pissa,
+        Method::Milora,
+        Method::OLora,
+    ] {
+        refused_on_other_weights(method);
+    }
+}
+
+fn refused_on_other_weights(method: Method) {
+    let (exp, cfg, out) = trained(method, 1e-2);
+    let path = tmp(&format!("refuse-{method}")).join("a.safetensors");
     store::save(&path, &out.model, &cfg, exp.base.weights_hash(), &[]).unwrap();
     // Same weights, other key layout: same hash, accepted.
     let device = Device::flex();
@@ -230,7 +241,7 @@ fn adapter_is_refused_on_other_weights_and_accepted_on_the_same_weights_in_anoth
     assert_eq!(h, exp.base.weights_hash());
     assert!(store::load(&path, same, &h).is_ok());
     // One weight changed: refused, naming the file.
-    let dir = tmp("other-weights");
+    let dir = tmp(&format!("other-weights-{method}"));
     for f in ["config.json", "tokenizer.json"] {
         std::fs::copy(fixture("tiny-gpt2").join(f), dir.join(f)).unwrap();
     }
@@ -247,7 +258,7 @@ fn adapter_is_refused_on_other_weights_and_accepted_on_the_same_weights_in_anoth
         .to_string();
     assert!(
         err.contains("a.safetensors") && err.contains("other base weights"),
-        "{err}"
+        "{method}: {err}"
     );
 }
 

@@ -19,12 +19,13 @@ use super::weight_read::Reads;
 use crate::core::error::{Error, Result};
 use burn::module::Param;
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
+use std::sync::{Arc, Mutex};
 
 /// QR sweeps allowed per singular value before the SVD gives up (LAPACK uses 6; this is slack).
 const SWEEPS: usize = 64;
 
 /// Which singular components start the adapter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Components {
     /// The `r` largest (PiSSA): the adapter starts on the directions `W` uses most.
     Principal,
@@ -61,6 +62,54 @@ pub fn svd(w: &[f32], [n, m]: [usize; 2]) -> Result<(Vec<f64>, Vec<f64>, Vec<f64
     ))
 }
 
+/// The chosen `r` singular components of one matrix: `u [in, r]`, `σ [r]`, `vᵀ [r, out]`.
+struct Parts {
+    u: Vec<f64>,
+    sigma: Vec<f64>,
+    vt: Vec<f64>,
+}
+
+/// Components already computed in this process, by (SHA-256 of `W`'s bytes, shape, rank,
+/// which): a grid over seeds (and the two methods' reloads) runs each SVD once. Only the `r`
+/// chosen components are kept, so the cache is as small as the adapters.
+type Cache = std::collections::HashMap<([u8; 32], [usize; 2], usize, Components), Arc<Parts>>;
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+
+fn components(w: &[f32], shape: [usize; 2], rank: usize, which: Components) -> Result<Arc<Parts>> {
+    use sha2::{Digest, Sha256};
+    let digest: [u8; 32] = Sha256::digest(bytemuck::cast_slice::<f32, u8>(w)).into();
+    let key = (digest, shape, rank, which);
+    if let Some(p) = CACHE
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref()?.get(&key).cloned())
+    {
+        return Ok(p);
+    }
+    let [n_in, n_out] = shape;
+    let (u, s, vt) = svd(w, shape)?;
+    let k = s.len();
+    let picked: Vec<usize> = match which {
+        Components::Principal => (0..rank).collect(),
+        Components::Minor => (k - rank..k).collect(),
+    };
+    let parts = Arc::new(Parts {
+        u: (0..n_in * rank)
+            .map(|x| u[(x / rank) * k + picked[x % rank]])
+            .collect(),
+        sigma: picked.iter().map(|&i| s[i]).collect(),
+        vt: picked
+            .iter()
+            .flat_map(|&i| vt[i * n_out..(i + 1) * n_out].iter().copied())
+            .collect(),
+    });
+    if let Ok(mut c) = CACHE.lock() {
+        c.get_or_insert_with(Default::default)
+            .insert(key, parts.clone());
+    }
+    Ok(parts)
+}
+
 /// `A [in, r]`, `B [r, out]` and the residual `W − s·A·B` (`[in, out]`), all row-major f32, for
 /// the chosen components of `w` (row-major `[in, out]`) at output scale `scale`.
 pub fn factors(
@@ -76,22 +125,17 @@ pub fn factors(
             "an SVD-initialised adapter needs a finite, non-zero scale (α), got {scale}"
         )));
     }
-    let (u, s, vt) = svd(w, [n_in, n_out])?;
-    let k = s.len();
-    let picked: Vec<usize> = match which {
-        Components::Principal => (0..rank).collect(),
-        Components::Minor => (k - rank..k).collect(),
-    };
+    let parts = components(w, [n_in, n_out], rank, which)?;
     let mut a = vec![0f64; n_in * rank];
     let mut b = vec![0f64; rank * n_out];
-    for (c, &i) in picked.iter().enumerate() {
-        // s·A·B = σ_i·u_i·v_iᵀ for either sign of s: the sign goes into A.
-        let root = (s[i] / scale.abs()).sqrt();
+    for c in 0..rank {
+        // s·A·B = σ_c·u_c·v_cᵀ for either sign of s: the sign goes into A.
+        let root = (parts.sigma[c] / scale.abs()).sqrt();
         for row in 0..n_in {
-            a[row * rank + c] = u[row * k + i] * root * scale.signum();
+            a[row * rank + c] = parts.u[row * rank + c] * root * scale.signum();
         }
         for col in 0..n_out {
-            b[c * n_out + col] = vt[i * n_out + col] * root;
+            b[c * n_out + col] = parts.vt[c * n_out + col] * root;
         }
     }
     // W_res = W − s·A·B, accumulated in f64.
