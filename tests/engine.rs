@@ -143,6 +143,15 @@ fn cli_run_writes_a_complete_report_whose_metrics_recompute() {
     }
     let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
     assert!(md.contains("majority-class baseline 0.5000"));
+    // One table per metric, a row per method, the head-only baseline among them.
+    for t in [
+        "## One table per metric",
+        "**plasticity**",
+        "**FWT (vs head-only)**",
+        "| frozen |",
+    ] {
+        assert!(md.contains(t), "report.md lacks `{t}`");
+    }
 }
 
 fn trained(method: Method, lr: f64) -> (Experiment, AdapterConfig, curlora::train::RunOutcome) {

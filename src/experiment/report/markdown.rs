@@ -6,6 +6,9 @@ use crate::train::engine::RunStatus;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// A summary metric of one run.
+type Metric = fn(&RunReport) -> Option<f64>;
+
 impl Report {
     /// The tables a paper would print: per method and rank, mean ± sd over seeds.
     pub fn markdown(&self) -> String {
@@ -138,6 +141,7 @@ impl Report {
         );
         row(&mut s, "steps per second", &|r| r.steps_per_second, 2);
         let _ = writeln!(s);
+        self.metric_tables(&mut s);
         // Each method's accuracy matrix, as the continual-learning papers print it.
         let _ = writeln!(s, "## Accuracy matrices\n");
         let _ = writeln!(
@@ -248,5 +252,72 @@ impl Report {
             }
         }
         s
+    }
+
+    /// One table per summary metric: a row per method, a column per rank (`–` where a method
+    /// has no rank), each cell mean ± sd over seeds.
+    fn metric_tables(&self, s: &mut String) {
+        let mut methods = Vec::new();
+        let mut ranks = Vec::new();
+        for r in &self.runs {
+            if !methods.contains(&r.method) {
+                methods.push(r.method);
+            }
+            let rank = r.method.uses_rank().then_some(r.rank);
+            if !ranks.contains(&rank) {
+                ranks.push(rank);
+            }
+        }
+        let metrics: [(&str, Metric); 6] = [
+            ("ACC", |r| r.metrics.acc),
+            ("BWT", |r| r.metrics.bwt),
+            ("forgetting", |r| r.metrics.forgetting),
+            ("plasticity", |r| r.metrics.plasticity),
+            ("FWT (vs head-only)", |r| r.fwt),
+            ("perplexity change", |r| {
+                (r.perplexity.len() > 1)
+                    .then(|| r.perplexity[r.perplexity.len() - 1] - r.perplexity[0])
+            }),
+        ];
+        let _ = writeln!(s, "## One table per metric\n");
+        for (name, f) in metrics {
+            let _ = write!(s, "**{name}**\n\n| method |");
+            for rank in &ranks {
+                match rank {
+                    Some(k) => {
+                        let _ = write!(s, " r = {k} |");
+                    }
+                    None => {
+                        let _ = write!(s, " (no rank) |");
+                    }
+                }
+            }
+            let _ = write!(s, "\n|---|");
+            for _ in &ranks {
+                let _ = write!(s, "---:|");
+            }
+            let _ = writeln!(s);
+            for m in &methods {
+                let _ = write!(s, "| {} |", m.label());
+                for rank in &ranks {
+                    let v: Vec<f64> = self
+                        .runs
+                        .iter()
+                        .filter(|r| {
+                            r.method == *m && r.method.uses_rank().then_some(r.rank) == *rank
+                        })
+                        .map(|r| f(r).unwrap_or(f64::NAN))
+                        .collect();
+                    let cell = if v.is_empty() {
+                        "".to_string()
+                    } else {
+                        fmt_ms(&v, 4)
+                    };
+                    let _ = write!(s, " {cell} |");
+                }
+                let _ = writeln!(s);
+            }
+            let _ = writeln!(s);
+        }
     }
 }
