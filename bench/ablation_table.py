@@ -16,16 +16,16 @@ import sys
 from collections import OrderedDict
 
 
-def mean_sd(values):
+def mean_sd(values, digits=4):
     v = [x for x in values if x is not None and math.isfinite(x)]
     if not v:
         return "–"
     m = sum(v) / len(v)
     if len(v) == 1:
-        return f"{m:.4f}"
+        return f"{m:.{digits}f}"
     sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
     miss = "" if len(v) == len(values) else f" ({len(v)} of {len(values)})"
-    return f"{m:.4f} ± {sd:.4f}{miss}"
+    return f"{m:.{digits}f} ± {sd:.{digits}f}{miss}"
 
 
 def label(run):
@@ -51,7 +51,7 @@ def main(args):
     groups = OrderedDict()
     frozen = {}
     for arg in args:
-        tag, _, folder = arg.partition("=")
+        tag, _, folder = arg.rpartition("=")
         report = json.load(open(f"{folder}/report.json"))
         for run in report["runs"]:
             if run["method"] == "frozen":
@@ -61,13 +61,13 @@ def main(args):
     print("| run | seeds | ACC | BWT | forgetting | plasticity | FWT vs head-only | Δ perplexity | trainable |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, runs in groups.items():
-        col = lambda f: mean_sd([f(r) for r in runs])
+        col = lambda f, d=3: mean_sd([f(r) for r in runs], d)
         print(
             f"| {name} | {len(runs)} | {col(lambda r: r['metrics']['acc'])} "
             f"| {col(lambda r: r['metrics']['bwt'])} | {col(lambda r: r['metrics']['forgetting'])} "
             f"| {col(lambda r: r['metrics'].get('plasticity'))} "
             f"| {col(lambda r: r.get('fwt') if r.get('fwt') is not None else fwt(r, frozen.get(r['seed'])))} "
-            f"| {col(lambda r: r['perplexity'][-1] - r['perplexity'][0])} "
+            f"| {col(lambda r: r['perplexity'][-1] - r['perplexity'][0], 1)} "
             f"| {runs[0]['trainable_params']} |"
         )
 

@@ -56,7 +56,8 @@ fn run_preset_on(preset: &str, model: &str, steps: usize) {
         serde_json::json!(["mrpc", "sst2", "sentiment140"])
     );
     let runs = r["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2, "lora and curlora");
+    assert_eq!(runs.len(), 3, "lora, curlora and the head-only baseline");
+    assert_eq!(runs[2]["method"], "frozen");
     for run in runs {
         assert_eq!(run["status"]["status"], "completed");
         // 48 rows at batch 32: 2 steps per task, 3 tasks (6 per task at batch 8).

@@ -135,7 +135,9 @@ impl Kind for CurLora {
             Layout::OutIn => (sel.rows.clone(), sel.cols.clone()),
         };
         let rank = config.rank;
-        let data = |v: Vec<f32>, dims: [usize; 2]| Tensor::<2>::from_data(TensorData::new(v, dims), &device);
+        let data = |v: Vec<f32>, dims: [usize; 2]| {
+            Tensor::<2>::from_data(TensorData::new(v, dims), &device)
+        };
         let (c, r) = match (config.cur_source, read.host()) {
             // The ablation: Gaussians with the norms of the columns and rows they replace.
             (CurSource::Gaussian, _) => {

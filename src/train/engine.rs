@@ -229,8 +229,9 @@ async fn steer(r: &Run<'_>, trace: &mut Trace, ti: usize, lm: &mut LanguageModel
 }
 
 /// Attaches the adapters (CUR draws its rows and columns from what was read of the target
-/// weights: host copies on the CPU, squared norms on a GPU) and announces the run: [`Event::RunStart`], then one [`Event::Selection`] per
-/// CUR module. Returns the adapted model, the selections and the trainable parameter count.
+/// weights: host copies on the CPU, squared norms on a GPU) and announces the run:
+/// [`Event::RunStart`], then one [`Event::Selection`] per CUR module. Returns the adapted
+/// model, the selections and the trainable parameter count.
 async fn attach(
     base: &LanguageModel,
     r: &Run<'_>,
