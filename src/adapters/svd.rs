@@ -213,7 +213,43 @@ macro_rules! adapter_via_lora {
         }
     };
 }
+
+/// Declares an SVD-initialised method: its type (a [`Lora`] in the field `lora`), its
+/// [`Kind`](super::Kind) (names, help, `Reads::Whole`, which components start the adapter) and
+/// its [`Adapter`](super::Adapter) (LoRA's). Each method's file is its header and one call.
+macro_rules! svd_method {
+    ($t:ident, $name:literal, $label:literal, $help:literal, $which:expr) => {
+        #[derive(burn::module::Module, Debug)]
+        pub struct $t {
+            /// The factors (`A [in, r]`, `B [r, out]`, both trained) and the output scale.
+            pub lora: $crate::adapters::lora::Lora,
+        }
+
+        impl $crate::adapters::Kind for $t {
+            const NAME: &'static str = $name;
+            const LABEL: &'static str = $label;
+            const HELP: &'static str = $help;
+            const READS: $crate::adapters::Reads = $crate::adapters::Reads::Whole;
+
+            /// `r·(in + out)`, as LoRA.
+            fn trainable_params(rank: usize, [n_in, n_out]: [usize; 2], _bias: bool) -> usize {
+                rank * (n_in + n_out)
+            }
+
+            fn attach(
+                layer: &mut $crate::adapters::AdaptedLinear,
+                ctx: &$crate::adapters::Attach<'_>,
+            ) -> $crate::Result<(Self, Option<$crate::adapters::CurSelection>)> {
+                let lora = $crate::adapters::svd::attach(layer, ctx, $which)?;
+                Ok(($t { lora }, None))
+            }
+        }
+
+        $crate::adapters::svd::adapter_via_lora!($t);
+    };
+}
 pub(crate) use adapter_via_lora;
+pub(crate) use svd_method;
 
 #[cfg(test)]
 mod tests {
