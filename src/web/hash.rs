@@ -6,11 +6,13 @@
 //! Keys: `preset` (`default` or `quick`), `seed`, `methods` (comma list of registered method
 //! names: `lora`, `curlora`, `full`, `frozen`, `pissa`, `milora`, `o-lora`), `rank`, `alpha`,
 //! `lr`, `epochs`, `rows` (rows per task, `all` for every row), `classroom` (`1` hides the
-//! advanced controls), `tier` (`auto`, `webgpu`, `cpu`, `replay`: force a tier, e.g. to show the
-//! recorded run on a slow machine) and `tab` (the view to open).
+//! advanced controls), CURLoRA's ablations `sampling` (`inverted`, `standard`, `uniform`),
+//! `u_init` (`zero`, `normal:σ`) and `cur` (`weights`, `gaussian`), `tier` (`auto`, `webgpu`,
+//! `cpu`, `replay`: force a tier, e.g. to show the recorded run on a slow machine) and `tab` (the
+//! view to open).
 //! Unknown keys and bad values are reported, never silently dropped, and leave the rest intact.
 
-use crate::adapters::Method;
+use crate::adapters::{Method, SelectionMode, UInit};
 use crate::app::Tab;
 use crate::app::setup::Setup;
 use crate::core::device::DeviceChoice;
@@ -195,6 +197,33 @@ impl LinkState {
                 s.methods = methods;
             }
             "classroom" => s.classroom = matches!(v, "" | "1" | "true" | "yes"),
+            // CURLoRA's ablations, written only when they differ from the method.
+            "sampling" => {
+                s.selection_mode =
+                    <SelectionMode as clap::ValueEnum>::from_str(v, false).map_err(|_| {
+                        format!(
+                            "sampling `{v}` is unknown (expected inverted, standard, uniform); \
+                             ignored"
+                        )
+                    })?
+            }
+            "u_init" => {
+                s.u_init_sigma = match v.parse::<UInit>()? {
+                    UInit::Zero => None,
+                    UInit::Normal(sigma) => Some(sigma),
+                }
+            }
+            "cur" => {
+                s.gaussian_cur = match v {
+                    "weights" => false,
+                    "gaussian" => true,
+                    other => {
+                        return Err(format!(
+                            "cur `{other}` is unknown (expected weights, gaussian); ignored"
+                        ));
+                    }
+                }
+            }
             "tier" => {
                 self.tier = match v {
                     "auto" => TierRequest::Auto,
@@ -242,6 +271,16 @@ impl LinkState {
         );
         if setup.classroom {
             h.push_str("&classroom=1");
+        }
+        if setup.selection_mode != SelectionMode::Inverted {
+            let name = format!("{:?}", setup.selection_mode).to_lowercase();
+            h.push_str(&format!("&sampling={name}"));
+        }
+        if let Some(sigma) = setup.u_init_sigma {
+            h.push_str(&format!("&u_init={}", UInit::Normal(sigma)));
+        }
+        if setup.gaussian_cur {
+            h.push_str("&cur=gaussian");
         }
         if self.tier != TierRequest::Auto {
             h.push_str(&format!("&tier={}", self.tier.name()));
@@ -319,6 +358,38 @@ mod tests {
         assert!(u.classroom);
         assert_eq!(s.tier, TierRequest::Cpu);
         assert_eq!(s.tab.name(), "selection");
+    }
+
+    /// The ablation keys read, round-trip, and are refused with the expected values listed.
+    #[test]
+    fn ablation_keys_round_trip() {
+        let s = LinkState::parse("#sampling=uniform&u_init=normal:0.05&cur=gaussian");
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let u = &s.setup;
+        assert_eq!(
+            (u.selection_mode, u.u_init_sigma, u.gaussian_cur),
+            (SelectionMode::Uniform, Some(0.05), true)
+        );
+        let hash = s.to_hash(&s.setup);
+        assert_eq!(LinkState::parse(&hash), s, "{hash}");
+        assert!(
+            !LinkState::parse("#seed=1")
+                .to_hash(&Setup::default())
+                .contains("sampling")
+        );
+        let bad = LinkState::parse("#sampling=random&u_init=normal:-1&cur=noise");
+        assert_eq!(bad.warnings.len(), 3, "{:?}", bad.warnings);
+        assert!(
+            bad.warnings
+                .iter()
+                .any(|w| w.contains("inverted, standard, uniform"))
+        );
+        assert!(
+            bad.warnings
+                .iter()
+                .any(|w| w.contains("expected `zero` or `normal:σ`"))
+        );
+        assert!(bad.warnings.iter().any(|w| w.contains("weights, gaussian")));
     }
 
     #[test]
