@@ -19,6 +19,7 @@ use super::weight_read::{Reads, WeightRead};
 use crate::core::error::Result;
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
+use std::borrow::Cow;
 
 /// What [`Kind::attach`] gets besides the layer.
 pub struct Attach<'a> {
@@ -31,13 +32,13 @@ pub struct Attach<'a> {
     pub host: Option<&'a WeightRead>,
 }
 
-impl Attach<'_> {
-    /// What a method that `reads` gets of `layer`'s weight: the read given, or a synchronous
-    /// one.
-    pub fn weight_read(&self, layer: &AdaptedLinear, reads: Reads) -> WeightRead {
+impl<'a> Attach<'a> {
+    /// What a method that `reads` gets of `layer`'s weight: the read given (borrowed, never
+    /// copied: it can be a whole 4096×4096 matrix), or a synchronous one.
+    pub fn weight_read(&self, layer: &AdaptedLinear, reads: Reads) -> Cow<'a, WeightRead> {
         match self.host {
-            Some(w) if reads != Reads::Whole || w.host().is_some() => w.clone(),
-            _ => WeightRead::read_sync(layer.weight.val(), reads),
+            Some(w) if reads != Reads::Whole || w.host().is_some() => Cow::Borrowed(w),
+            _ => Cow::Owned(WeightRead::read_sync(layer.weight.val(), reads)),
         }
     }
 }

@@ -63,8 +63,9 @@ pub struct AdapterConfig {
     pub olora_lambda: f64,
 }
 
-fn default_olora_lambda() -> f64 {
-    0.5
+/// O-LoRA's λ when none is given (serde default for adapter and experiment files).
+pub fn default_olora_lambda() -> f64 {
+    olora::PAPER_LAMBDA
 }
 
 impl AdapterConfig {

@@ -19,6 +19,9 @@ use crate::core::rng::Rng;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 
+/// The paper's λ₁: the default weight of the orthogonality penalty.
+pub const PAPER_LAMBDA: f64 = 0.5;
+
 #[derive(Module, Debug)]
 pub struct OLora {
     /// The current task's `A [in, r]` (trained).

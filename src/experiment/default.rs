@@ -42,7 +42,7 @@ pub fn default_experiment(dir: &Path) -> ExperimentSpec {
         lora_scaling: LoraScaling::Reference,
         u_init: UInit::Zero,
         cur_source: CurSource::Weights,
-        olora_lambda: 0.5,
+        olora_lambda: crate::adapters::default_olora_lambda(),
         max_len: 64,
         pair_separator: None,
         train: TrainConfig {

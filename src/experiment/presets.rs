@@ -45,7 +45,7 @@ pub fn paper_gpt2(data: &Path) -> ExperimentSpec {
         lora_scaling: LoraScaling::Reference,
         u_init: UInit::Zero,
         cur_source: CurSource::Weights,
-        olora_lambda: 0.5,
+        olora_lambda: crate::adapters::default_olora_lambda(),
         max_len: 256,
         pair_separator: None,
         train: TrainConfig {

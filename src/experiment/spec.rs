@@ -154,7 +154,7 @@ pub struct ExperimentSpec {
     #[serde(default)]
     pub cur_source: CurSource,
     /// O-LoRA's λ (orthogonality penalty weight; the paper's 0.5).
-    #[serde(default = "default_olora_lambda")]
+    #[serde(default = "crate::adapters::default_olora_lambda")]
     pub olora_lambda: f64,
     /// Truncate every example to this many tokens.
     pub max_len: usize,
@@ -177,9 +177,6 @@ fn default_epsilon() -> f64 {
 }
 fn default_true() -> bool {
     true
-}
-fn default_olora_lambda() -> f64 {
-    0.5
 }
 
 impl ExperimentSpec {

@@ -91,29 +91,23 @@ pub fn fill_forward_transfer(runs: &mut [RunReport]) {
         .iter()
         .filter(|r| r.method == Method::Frozen)
         .filter_map(|r| {
-            let m = AccuracyMatrix::from_rows(
-                r.accuracy_matrix
-                    .iter()
-                    .map(|row| row.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
-                    .collect(),
-            )
-            .ok()?;
-            let diag: Option<Vec<f64>> = metrics::diagonal(&m).into_iter().collect();
+            let diag: Option<Vec<f64>> = metrics::diagonal(&r.matrix()?).into_iter().collect();
             Some((r.seed, diag?))
         })
         .collect();
     for r in runs.iter_mut() {
-        let Some((_, b)) = baselines.iter().find(|(seed, _)| *seed == r.seed) else {
-            continue;
-        };
-        let rows: Vec<Vec<f64>> = r
-            .accuracy_matrix
-            .iter()
-            .map(|row| row.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
-            .collect();
-        r.fwt = AccuracyMatrix::from_rows(rows)
-            .ok()
-            .and_then(|m| metrics::fwt(&m, b));
+        if let Some((_, b)) = baselines.iter().find(|(seed, _)| *seed == r.seed) {
+            r.fwt = r.matrix().and_then(|m| metrics::fwt(&m, b));
+        }
+    }
+}
+
+impl RunReport {
+    /// The accuracy matrix as the metrics take it.
+    fn matrix(&self) -> Option<AccuracyMatrix> {
+        let rows = self.accuracy_matrix.iter();
+        let rows = rows.map(|row| row.iter().map(|v| v.unwrap_or(f64::NAN)).collect());
+        AccuracyMatrix::from_rows(rows.collect()).ok()
     }
 }
 
