@@ -1,5 +1,5 @@
 use curlora::core::device::DeviceChoice;
-use curlora::experiment::bench::{self, BenchResult};
+use curlora::experiment::bench::{self, BenchModel, BenchResult, BenchSpec, Workload};
 
 /// Modes that only make sense on wgpu: on Flex the kernel path is the `curlora` tensor ops.
 const GPU_ONLY: [&str; 1] = ["curlora-kernel"];
@@ -19,8 +19,22 @@ pub struct BenchArgs {
     /// Devices to measure side by side in this run, e.g. `cpu,gpu` (default: `--device`).
     #[arg(long, value_delimiter = ',', value_enum)]
     pub devices: Vec<DeviceChoice>,
-    #[arg(long, default_value_t = 8)]
-    pub rank: usize,
+    /// Model shapes (random weights): gpt2-small (c_attn, r = 8), smollm2-135m (q/k/v, r = 16).
+    #[arg(long, value_delimiter = ',', value_enum, default_value = "gpt2-small")]
+    pub models: Vec<BenchModel>,
+    /// What a step does: classify (what `run` trains: pooled last position, 2-class head),
+    /// lm (logits over the vocabulary at every position), perplexity (forward only, tokens/s).
+    #[arg(
+        long,
+        alias = "workload",
+        value_delimiter = ',',
+        value_enum,
+        default_value = "classify"
+    )]
+    pub workloads: Vec<Workload>,
+    /// Adapter rank (default: the model's, 8 for gpt2-small and 16 for smollm2-135m).
+    #[arg(long)]
+    pub rank: Option<usize>,
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
     #[arg(long, default_value_t = 128)]
@@ -28,17 +42,18 @@ pub struct BenchArgs {
     /// Timed steps per mode (after one warm-up step).
     #[arg(long, default_value_t = 3)]
     pub steps: usize,
-    /// Number of layers (GPT-2 small has 12).
-    #[arg(long, default_value_t = 12)]
-    pub layers: usize,
-    /// Vocabulary size (GPT-2 has 50,257). Software adapters such as lavapipe bind at most
-    /// 128 MiB per buffer, less than GPT-2's embedding and logits: use 32000 there.
-    #[arg(long, default_value_t = 50257)]
-    pub vocab: usize,
+    /// Number of blocks (default: the model's, 12 for GPT-2 small, 30 for SmolLM2-135M).
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Vocabulary size (default: the model's, 50,257 for GPT-2). Software adapters such as
+    /// lavapipe bind at most 128 MiB per buffer, less than GPT-2's embedding and logits: use
+    /// 32000 there.
+    #[arg(long)]
+    pub vocab: Option<usize>,
     /// Iterations of the adapter-path-alone timing (after two warm-ups).
     #[arg(long, default_value_t = 20)]
     pub layer_iters: usize,
-    /// Print JSON.
+    /// Print one JSON object per line (per device, model, workload and mode) instead of tables.
     #[arg(long)]
     pub json: bool,
     /// Also time the adapter path alone (one c_attn-shaped layer, forward + backward).
@@ -56,57 +71,72 @@ pub struct BenchArgs {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Line {
+    model: String,
+    workload: String,
     mode: String,
     seconds_per_step: f64,
+    tokens_per_second: f64,
     trainable_params: usize,
     adapter_bytes: usize,
-    peak_rss: Option<u64>,
+    /// Peak resident memory of the mode's process during its steps (the random model's
+    /// building excluded); `None` when modes share a process.
+    peak_rss_bytes: Option<u64>,
     device_reserved: Option<u64>,
-    /// Seconds to attach the adapters (absent in lines from older builds).
-    #[serde(default)]
     attach_seconds: f64,
     device: String,
 }
 
+impl Line {
+    fn new(r: BenchResult, peak_rss_bytes: Option<u64>, device: &str) -> Self {
+        Self {
+            model: r.model,
+            workload: r.workload,
+            mode: r.mode,
+            seconds_per_step: r.seconds_per_step,
+            tokens_per_second: r.tokens_per_second,
+            trainable_params: r.trainable_params,
+            adapter_bytes: r.adapter_bytes,
+            peak_rss_bytes,
+            device_reserved: r.device_reserved,
+            attach_seconds: r.attach_seconds,
+            device: device.to_string(),
+        }
+    }
+}
+
 /// One device's results.
-#[derive(serde::Serialize)]
 struct DeviceRun {
     choice: String,
     device: String,
     steps: Vec<Line>,
-    /// `(mode, ms per forward + backward)` of the adapter path alone.
-    layer_ms: Vec<(String, f64)>,
+    /// `(model, mode, ms per forward + backward)` of the adapter path alone.
+    layer_ms: Vec<(BenchModel, String, f64)>,
 }
 
-fn flag(choice: DeviceChoice) -> String {
+fn flag<T: std::fmt::Debug>(choice: T) -> String {
     format!("{choice:?}").to_lowercase()
 }
 
+fn spec(args: &BenchArgs, model: BenchModel, workload: Workload, mode: &str) -> BenchSpec {
+    BenchSpec {
+        model,
+        workload,
+        mode: mode.to_string(),
+        rank: args.rank.unwrap_or(model.default_rank()),
+        batch: args.batch,
+        seq: args.seq,
+        steps: args.steps,
+        layers: args.layers,
+        vocab: args.vocab,
+    }
+}
+
 pub fn run(args: &BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
-    let mut config = bench::gpt2_small();
-    config.n_layer = args.layers;
-    config.vocab_size = args.vocab;
     if let Some(mode) = &args.single {
         let dev = curlora::core::device::select(choice)?;
-        let r: BenchResult = bench::run_mode(
-            &config,
-            mode,
-            args.rank,
-            args.batch,
-            args.seq,
-            args.steps,
-            &dev.device.clone().autodiff(),
-        )?;
-        let line = Line {
-            mode: r.mode,
-            seconds_per_step: r.seconds_per_step,
-            trainable_params: r.trainable_params,
-            adapter_bytes: r.adapter_bytes,
-            peak_rss: bench::peak_rss(),
-            device_reserved: r.device_reserved,
-            attach_seconds: r.attach_seconds,
-            device: dev.description,
-        };
+        let (model, workload) = (args.models[0], args.workloads[0]);
+        let r = bench::run_mode(&spec(args, model, workload, mode), &dev.device)?;
+        let line = Line::new(r, bench::peak_rss(), &dev.description);
         println!("{}", serde_json::to_string(&line)?);
         return Ok(());
     }
@@ -117,95 +147,109 @@ pub fn run(args: &BenchArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     };
     let mut runs = Vec::new();
     for &d in &devices {
-        runs.push(run_device(args, &config, d)?);
+        runs.push(run_device(args, d)?);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        for r in &runs {
+            for l in &r.steps {
+                println!("{}", serde_json::to_string(l)?);
+            }
+            for (model, mode, ms) in &r.layer_ms {
+                let line = serde_json::json!({
+                    "model": model.name(), "workload": "adapter-layer", "mode": mode,
+                    "ms_per_iter": ms, "device": r.device,
+                });
+                println!("{line}");
+            }
+        }
         return Ok(());
     }
-    print_steps(args, &runs);
-    if args.layer {
-        print_layer(&config, args, &runs);
+    for r in &runs {
+        println!("{}: {}", r.choice, r.device);
+    }
+    for &model in &args.models {
+        for &workload in &args.workloads {
+            print_steps(args, model, workload, &runs);
+        }
+        if args.layer {
+            print_layer(model, args, &runs);
+        }
     }
     Ok(())
 }
 
-/// Every mode on one device, each in its own process so that peak memory is that mode's alone
-/// (or all here with `--in-process`); then the adapter path alone in this process.
-fn run_device(
-    args: &BenchArgs,
-    config: &curlora::model::Gpt2Config,
-    choice: DeviceChoice,
-) -> anyhow::Result<DeviceRun> {
+/// Every model, workload and mode on one device, each in its own process so that peak memory
+/// is that mode's alone (or all here with `--in-process`); then the adapter path alone in this
+/// process.
+fn run_device(args: &BenchArgs, choice: DeviceChoice) -> anyhow::Result<DeviceRun> {
     let exe = std::env::current_exe()?;
     let dev = curlora::core::device::select(choice)?;
     let mut steps: Vec<Line> = Vec::new();
-    for mode in &args.modes {
-        if !dev.is_gpu && GPU_ONLY.contains(&mode.as_str()) {
-            continue;
+    for &model in &args.models {
+        for &workload in &args.workloads {
+            for mode in &args.modes {
+                if !dev.is_gpu && GPU_ONLY.contains(&mode.as_str()) {
+                    continue;
+                }
+                let s = spec(args, model, workload, mode);
+                eprintln!(
+                    "bench {model} {} {mode} on {}: batch {}, seq {}, rank {}…",
+                    workload.name(),
+                    dev.description,
+                    s.batch,
+                    s.seq,
+                    s.rank
+                );
+                if args.in_process && dev.is_gpu {
+                    // What the previous mode left in the pools is not this mode's.
+                    dev.device.memory_cleanup();
+                    let r = bench::run_mode(&s, &dev.device)?;
+                    steps.push(Line::new(r, None, &dev.description));
+                    continue;
+                }
+                let mut cmd = std::process::Command::new(&exe);
+                cmd.args(["--device", &flag(choice), "bench", "--single", mode])
+                    .args(["--models", model.name(), "--workloads", workload.name()])
+                    .args(["--rank", &s.rank.to_string()])
+                    .args(["--batch", &args.batch.to_string()])
+                    .args(["--seq", &args.seq.to_string()])
+                    .args(["--steps", &args.steps.to_string()]);
+                if let Some(l) = args.layers {
+                    cmd.args(["--layers", &l.to_string()]);
+                }
+                if let Some(v) = args.vocab {
+                    cmd.args(["--vocab", &v.to_string()]);
+                }
+                let out = cmd.output()?;
+                if !out.status.success() {
+                    anyhow::bail!(
+                        "bench {model} {} {mode} failed: {}",
+                        workload.name(),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                steps.push(serde_json::from_slice(&out.stdout)?);
+            }
         }
-        eprintln!(
-            "bench {mode} on {}: {} layers, vocab {}, batch {}, seq {}, rank {}…",
-            dev.description, args.layers, args.vocab, args.batch, args.seq, args.rank
-        );
-        if args.in_process && dev.is_gpu {
-            // What the previous mode left in the pools is not this mode's.
-            dev.device.memory_cleanup();
-            let r = bench::run_mode(
-                config,
-                mode,
-                args.rank,
-                args.batch,
-                args.seq,
-                args.steps,
-                &dev.device.clone().autodiff(),
-            )?;
-            steps.push(Line {
-                mode: r.mode,
-                seconds_per_step: r.seconds_per_step,
-                trainable_params: r.trainable_params,
-                adapter_bytes: r.adapter_bytes,
-                peak_rss: None,
-                device_reserved: r.device_reserved,
-                attach_seconds: r.attach_seconds,
-                device: dev.description.clone(),
-            });
-            continue;
-        }
-        let out = std::process::Command::new(&exe)
-            .args(["--device", &flag(choice), "bench", "--single", mode])
-            .args(["--rank", &args.rank.to_string()])
-            .args(["--batch", &args.batch.to_string()])
-            .args(["--seq", &args.seq.to_string()])
-            .args(["--steps", &args.steps.to_string()])
-            .args(["--layers", &args.layers.to_string()])
-            .args(["--vocab", &args.vocab.to_string()])
-            .output()?;
-        if !out.status.success() {
-            anyhow::bail!(
-                "bench {mode} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        steps.push(serde_json::from_slice(&out.stdout)?);
     }
     let mut layer_ms = Vec::new();
     if args.layer {
-        let d = config.n_embd;
-        for mode in LAYER_MODES {
-            if !dev.is_gpu && GPU_ONLY.contains(&mode) {
-                continue;
+        for &model in &args.models {
+            for mode in LAYER_MODES {
+                if !dev.is_gpu && GPU_ONLY.contains(&mode) {
+                    continue;
+                }
+                eprintln!("adapter path alone, {model} {mode} on {}…", dev.description);
+                let ms = bench::layer_path(
+                    mode,
+                    model.first_target_shape(),
+                    args.batch * args.seq,
+                    args.rank.unwrap_or(model.default_rank()),
+                    args.layer_iters,
+                    &dev.device.clone().autodiff(),
+                )?;
+                layer_ms.push((model, mode.to_string(), ms));
             }
-            eprintln!("adapter path alone, {mode} on {}…", dev.description);
-            let ms = bench::layer_path(
-                mode,
-                [d, 3 * d],
-                args.batch * args.seq,
-                args.rank,
-                args.layer_iters,
-                &dev.device.clone().autodiff(),
-            )?;
-            layer_ms.push((mode.to_string(), ms));
         }
     }
     Ok(DeviceRun {
@@ -221,16 +265,22 @@ fn mib(b: Option<u64>) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-/// One row per mode, each device's time and ratios side by side.
-fn print_steps(args: &BenchArgs, runs: &[DeviceRun]) {
-    for r in runs {
-        println!("{}: {}", r.choice, r.device);
+/// One table for a model and a workload: a row per mode, each device's time and ratios side by
+/// side.
+fn print_steps(args: &BenchArgs, model: BenchModel, workload: Workload, runs: &[DeviceRun]) {
+    let of_pair = |l: &&Line| l.model == model.name() && l.workload == workload.name();
+    if !runs.iter().any(|r| r.steps.iter().any(|l| of_pair(&l))) {
+        return;
     }
+    println!("\n{model}, {} workload:", workload.name());
     let mut head = String::from("| mode |");
     let mut rule = String::from("|---|");
     for r in runs {
-        head += &format!(" {0} s/step | {0} × LoRA | {0} × frozen |", r.choice);
-        rule += "---:|---:|---:|";
+        head += &format!(
+            " {0} s/step | {0} tokens/s | {0} × LoRA | {0} × frozen |",
+            r.choice
+        );
+        rule += "---:|---:|---:|---:|";
     }
     head += " trainable | adapter file |";
     rule += "---:|---:|";
@@ -250,7 +300,7 @@ fn print_steps(args: &BenchArgs, runs: &[DeviceRun]) {
     for mode in &args.modes {
         let lines: Vec<Option<&Line>> = runs
             .iter()
-            .map(|r| r.steps.iter().find(|l| &l.mode == mode))
+            .map(|r| r.steps.iter().filter(of_pair).find(|l| &l.mode == mode))
             .collect();
         let Some(any) = lines.iter().flatten().next() else {
             continue;
@@ -260,6 +310,7 @@ fn print_steps(args: &BenchArgs, runs: &[DeviceRun]) {
             let of = |m: &str| {
                 r.steps
                     .iter()
+                    .filter(of_pair)
                     .find(|x| x.mode == m)
                     .map(|x| x.seconds_per_step)
             };
@@ -270,13 +321,14 @@ fn print_steps(args: &BenchArgs, runs: &[DeviceRun]) {
                             .unwrap_or_else(|| "–".into())
                     };
                     row += &format!(
-                        " {:.3} | {} | {} |",
+                        " {:.3} | {:.0} | {} | {} |",
                         l.seconds_per_step,
+                        l.tokens_per_second,
                         ratio(of("lora")),
                         ratio(of("frozen"))
                     );
                 }
-                None => row += " – | – | – |",
+                None => row += " – | – | – | – |",
             }
         }
         let file = if any.adapter_bytes == 0 {
@@ -289,7 +341,7 @@ fn print_steps(args: &BenchArgs, runs: &[DeviceRun]) {
             row += &l.map_or(" – |".into(), |l| format!(" {:.3} |", l.attach_seconds));
         }
         for (r, l) in runs.iter().zip(&lines) {
-            row += &format!(" {} |", mib(l.and_then(|l| l.peak_rss)));
+            row += &format!(" {} |", mib(l.and_then(|l| l.peak_rss_bytes)));
             if r.steps.iter().any(|l| l.device_reserved.is_some()) {
                 row += &format!(" {} |", mib(l.and_then(|l| l.device_reserved)));
             }
@@ -298,12 +350,12 @@ fn print_steps(args: &BenchArgs, runs: &[DeviceRun]) {
     }
 }
 
-fn print_layer(config: &curlora::model::Gpt2Config, args: &BenchArgs, runs: &[DeviceRun]) {
-    let d = config.n_embd;
+fn print_layer(model: BenchModel, args: &BenchArgs, runs: &[DeviceRun]) {
+    let [n_in, n_out] = model.first_target_shape();
     println!();
     println!(
-        "adapter path alone: one [{d}, {}] layer, {} rows, forward + backward, {} iterations",
-        3 * d,
+        "{model}, adapter path alone: one [{n_in}, {n_out}] layer, {} rows, forward + \
+         backward, {} iterations",
         args.batch * args.seq,
         args.layer_iters
     );
@@ -314,19 +366,21 @@ fn print_layer(config: &curlora::model::Gpt2Config, args: &BenchArgs, runs: &[De
         rule += "---:|---:|";
     }
     println!("{head}\n{rule}");
+    let ms = |r: &DeviceRun, mode: &str| {
+        r.layer_ms
+            .iter()
+            .find(|(m, x, _)| *m == model && x == mode)
+            .map(|x| x.2)
+    };
     for mode in LAYER_MODES {
         let mut row = format!("| {mode} |");
         let mut any = false;
         for r in runs {
-            let fact = r
-                .layer_ms
-                .iter()
-                .find(|(m, _)| m == "curlora")
-                .map_or(f64::NAN, |x| x.1);
-            match r.layer_ms.iter().find(|(m, _)| m == mode) {
-                Some((_, ms)) => {
+            let fact = ms(r, "curlora").unwrap_or(f64::NAN);
+            match ms(r, mode) {
+                Some(v) => {
                     any = true;
-                    row += &format!(" {ms:.3} | {:.2} |", ms / fact);
+                    row += &format!(" {v:.3} | {:.2} |", v / fact);
                 }
                 None => row += " – | – |",
             }
