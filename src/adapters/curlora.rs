@@ -135,8 +135,9 @@ impl Kind for CurLora {
             Layout::OutIn => (sel.rows.clone(), sel.cols.clone()),
         };
         let rank = config.rank;
+        // C, U and R are f32 whatever the model computes in (see `core::dtype`).
         let data = |v: Vec<f32>, dims: [usize; 2]| {
-            Tensor::<2>::from_data(TensorData::new(v, dims), &device)
+            Tensor::<2>::from_data(TensorData::new(v, dims), crate::core::dtype::F32(&device))
         };
         let (c, r) = match (config.cur_source, read.host()) {
             // The ablation: Gaussians with the norms of the columns and rows they replace.

@@ -22,7 +22,16 @@ impl Kind for Full {
         n_in * n_out + if bias { n_out } else { 0 }
     }
 
-    fn attach(_layer: &mut AdaptedLinear, _: &Attach<'_>) -> Result<(Self, Option<CurSelection>)> {
+    fn attach(layer: &mut AdaptedLinear, ctx: &Attach<'_>) -> Result<(Self, Option<CurSelection>)> {
+        // Mixed precision keeps what trains in f32; here that is the model itself.
+        let dtype = layer.weight.val().dtype();
+        if dtype != burn::tensor::DType::F32 {
+            return Err(crate::Error::config(format!(
+                "module {}: a full fine-tune trains the model's own weights, which are {dtype:?} \
+                 here; AdamW's small updates vanish in f16: use --dtype f32",
+                ctx.name
+            )));
+        }
         Ok((Full {}, None))
     }
 }

@@ -10,6 +10,7 @@ use super::adapter::Attach;
 use super::cur::{self, CurSelection};
 use super::methods::Registered;
 use super::{AdapterConfig, AnyAdapter, Frozen, Method, WeightRead};
+use crate::core::dtype;
 use crate::core::error::Result;
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
@@ -79,9 +80,18 @@ impl AdaptedLinear {
     }
 
     /// `x: [N, in]` → `[N, out]`.
+    ///
+    /// In f16 the adapter's update is computed in f32 (its tensors are f32) and added in f32,
+    /// then narrowed back: an update of U's first steps is far below f16's resolution of `x·W`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let base = self.add_bias(x.clone().matmul(self.weight.val()));
-        self.adapter.get().add_to(base, x)
+        let adapter = self.adapter.get();
+        let dtype = x.dtype();
+        if dtype == burn::tensor::DType::F32 || adapter.tensors().is_empty() {
+            return adapter.add_to(base, x);
+        }
+        let out = adapter.add_to(dtype::to_f32(base), dtype::to_f32(x));
+        dtype::to(out, dtype)
     }
 
     /// Forward with the dense update `x·(W + α·C·U·R) + b` (or `W + s·A·B`): the plain
@@ -90,7 +100,8 @@ impl AdaptedLinear {
     pub fn forward_materialized(&self, x: Tensor<2>) -> Tensor<2> {
         let mut w = self.weight.val();
         if let Some(dw) = self.adapter.get().delta_weight() {
-            w = w.add(dw);
+            let dtype = w.dtype();
+            w = w.add(dtype::to(dw, dtype));
         }
         self.add_bias(x.matmul(w))
     }

@@ -85,8 +85,10 @@ impl Kind for Lora {
         let a: Vec<f32> = (0..shape[0] * rank)
             .map(|_| rng.uniform(-bound, bound) as f32)
             .collect();
-        let a = Tensor::<2>::from_data(TensorData::new(a, [shape[0], rank]), &device);
-        let b = Tensor::<2>::zeros([rank, shape[1]], &device);
+        // Trained, so f32 whatever the model computes in (see `core::dtype`).
+        let f32 = crate::core::dtype::F32(&device);
+        let a = Tensor::<2>::from_data(TensorData::new(a, [shape[0], rank]), f32.clone());
+        let b = Tensor::<2>::zeros([rank, shape[1]], f32);
         let adapter = Lora {
             a: Param::from_tensor(a),
             b: Param::from_tensor(b),

@@ -55,7 +55,7 @@ fn draw_a(seed: u64, name: &str, task: usize, [n_in, rank]: [usize; 2], device: 
     let a: Vec<f32> = (0..n_in * rank)
         .map(|_| rng.uniform(-bound, bound) as f32)
         .collect();
-    Tensor::from_data(TensorData::new(a, [n_in, rank]), device)
+    Tensor::from_data(TensorData::new(a, [n_in, rank]), crate::core::dtype::F32(device))
 }
 
 impl OLora {
@@ -97,7 +97,7 @@ impl Kind for OLora {
         Ok((
             OLora {
                 a: Param::from_tensor(a),
-                b: Param::from_tensor(Tensor::zeros([rank, shape[1]], &device)),
+                b: Param::from_tensor(Tensor::zeros([rank, shape[1]], crate::core::dtype::F32(&device))),
                 earlier_a: Vec::new(),
                 earlier_b: Vec::new(),
                 scale: config.lora_scaling.factor(config.alpha, rank),
@@ -182,7 +182,7 @@ impl Adapter for OLora {
             );
             let b = std::mem::replace(
                 &mut self.b,
-                Param::from_tensor(Tensor::zeros([rank, n_out], &device)),
+                Param::from_tensor(Tensor::zeros([rank, n_out], crate::core::dtype::F32(&device))),
             );
             self.earlier_a.push(Param::from_tensor(a.val().detach()).set_require_grad(false));
             self.earlier_b.push(Param::from_tensor(b.val().detach()).set_require_grad(false));

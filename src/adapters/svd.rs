@@ -168,9 +168,12 @@ pub fn attach(layer: &mut AdaptedLinear, ctx: &Attach<'_>, which: Components) ->
     let w = read.host().expect("a whole read is on the host");
     let (a, b, res) = factors(w, shape, rank, which, scale)
         .map_err(|e| Error::config(format!("module {}: {e}", ctx.name)))?;
-    let tensor =
-        |v: Vec<f32>, dims: [usize; 2]| Tensor::<2>::from_data(TensorData::new(v, dims), &device);
-    layer.weight = Param::from_tensor(tensor(res, shape)).set_require_grad(false);
+    // The residual stays in the model's float type; A and B train, so they are f32.
+    let res = Tensor::<2>::from_data(TensorData::new(res, shape), &device);
+    layer.weight = Param::from_tensor(res).set_require_grad(false);
+    let tensor = |v: Vec<f32>, dims: [usize; 2]| {
+        Tensor::<2>::from_data(TensorData::new(v, dims), crate::core::dtype::F32(&device))
+    };
     Ok(Lora {
         a: Param::from_tensor(tensor(a, [shape[0], rank])),
         b: Param::from_tensor(tensor(b, [rank, shape[1]])),

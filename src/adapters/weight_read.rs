@@ -49,7 +49,8 @@ impl WeightRead {
         if reads == Reads::Whole || is_host_device(&w.device()) {
             return Ok(Self::Host(read_f32(w).await?));
         }
-        let (cols, rows) = crate::kernels::sq_norms(w);
+        // The kernel reads f32 (an f16 model's W is widened, one matrix at a time).
+        let (cols, rows) = crate::kernels::sq_norms(crate::core::dtype::to_f32(w));
         let widen = |v: Vec<f32>| v.into_iter().map(f64::from).collect();
         Ok(Self::Norms {
             cols: widen(read_f32(cols).await?),
@@ -68,7 +69,7 @@ impl WeightRead {
         if reads == Reads::Whole || is_host_device(&w.device()) {
             return Self::Host(host(w));
         }
-        let (cols, rows) = crate::kernels::sq_norms(w);
+        let (cols, rows) = crate::kernels::sq_norms(crate::core::dtype::to_f32(w));
         let widen = |v: Vec<f32>| v.into_iter().map(f64::from).collect();
         Self::Norms {
             cols: widen(host(cols)),

@@ -74,6 +74,7 @@ struct Line {
     model: String,
     workload: String,
     mode: String,
+    dtype: String,
     seconds_per_step: f64,
     tokens_per_second: f64,
     trainable_params: usize,
@@ -92,6 +93,7 @@ impl Line {
             model: r.model,
             workload: r.workload,
             mode: r.mode,
+            dtype: r.dtype,
             seconds_per_step: r.seconds_per_step,
             tokens_per_second: r.tokens_per_second,
             trainable_params: r.trainable_params,
@@ -208,7 +210,9 @@ fn run_device(args: &BenchArgs, choice: DeviceChoice) -> anyhow::Result<DeviceRu
                     continue;
                 }
                 let mut cmd = std::process::Command::new(&exe);
-                cmd.args(["--device", &flag(choice), "bench", "--single", mode])
+                let dtype = flag(curlora::core::device::precision());
+                cmd.args(["--device", &flag(choice), "--dtype", &dtype])
+                    .args(["bench", "--single", mode])
                     .args(["--models", model.name(), "--workloads", workload.name()])
                     .args(["--rank", &s.rank.to_string()])
                     .args(["--batch", &args.batch.to_string()])

@@ -15,6 +15,8 @@ pub fn run(args: &InfoArgs, choice: DeviceChoice) -> anyhow::Result<()> {
             "adapters": adapters,
             "choice": format!("{choice:?}").to_lowercase(),
             "device": chosen.description,
+            "dtype": curlora::core::dtype::name(chosen.dtype),
+            "f16_supported": curlora::core::dtype::supports_f16(&chosen.device),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -37,6 +39,13 @@ pub fn run(args: &InfoArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         "--device {}: {}",
         format!("{choice:?}").to_lowercase(),
         chosen.description
+    );
+    let f16 = curlora::core::dtype::supports_f16(&chosen.device);
+    println!(
+        "f16 arithmetic: {} (--dtype {}: computes in {})",
+        if f16 { "yes" } else { "no" },
+        format!("{:?}", device::precision()).to_lowercase(),
+        curlora::core::dtype::name(chosen.dtype)
     );
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod select;
 
 use clap::{Parser, Subcommand};
 use curlora::core::device::DeviceChoice;
+use curlora::core::dtype::Precision;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,6 +24,12 @@ pub struct Cli {
     /// software one), or the Flex CPU backend (cpu).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, global = true)]
     pub device: DeviceChoice,
+
+    /// What the frozen model computes in: f16 halves its memory on GPUs with SHADER_F16 (the
+    /// adapters, heads and optimizer state stay f32); auto is f16 on such a hardware GPU and
+    /// f32 elsewhere; f16 where the device has none falls back to f32 with a notice.
+    #[arg(long, value_enum, default_value_t = Precision::Auto, global = true)]
+    pub dtype: Precision,
 
     /// Without a command: show the devices and what curlora can do.
     #[command(subcommand)]

@@ -5,6 +5,9 @@
 //! (lavapipe, llvmpipe, SwiftShader: wgpu device type `Cpu`) is about 10× slower than Flex on
 //! the same cores, so it is used only when asked for with `gpu`.
 
+#[cfg(not(target_arch = "wasm32"))]
+use crate::core::dtype;
+use crate::core::dtype::Precision;
 use crate::core::error::{Error, Result};
 use burn::tensor::Device;
 use burn::tensor::wgpu::WgpuSetup;
@@ -52,6 +55,42 @@ pub struct ComputeDevice {
     /// e.g. "NVIDIA H200 (Vulkan)" or "CPU (Flex)".
     pub description: String,
     pub is_gpu: bool,
+    /// The float type the frozen model computes in ([`super::dtype`]); what trains is f32.
+    pub dtype: burn::tensor::FloatDType,
+}
+
+/// The precision `select` gives devices: f32 unless the command line's `--dtype` (default
+/// `auto`) says otherwise, so that the library, the app and the tests compute in f32.
+static PRECISION: std::sync::Mutex<Precision> = std::sync::Mutex::new(Precision::F32);
+
+/// Sets the precision [`select`] applies (before the first device is selected).
+pub fn set_precision(p: Precision) {
+    if let Ok(mut g) = PRECISION.lock() {
+        *g = p;
+    }
+}
+
+/// The precision [`set_precision`] set (`f32` until then).
+pub fn precision() -> Precision {
+    PRECISION.lock().map(|g| *g).unwrap_or_default()
+}
+
+/// Gives `d` the float type the requested precision chooses for it, printing a notice when
+/// f16 was asked for and is not available.
+#[cfg(not(target_arch = "wasm32"))]
+fn apply_precision(mut d: ComputeDevice, hardware: bool) -> Result<ComputeDevice> {
+    let chosen = dtype::choose(precision(), dtype::supports_f16(&d.device), hardware);
+    if let Some(n) = &chosen.notice {
+        eprintln!("note: {n}");
+    }
+    if dtype::default_float(&d.device) != chosen.dtype {
+        dtype::configure(&mut d.device, chosen.dtype)?;
+    }
+    d.dtype = chosen.dtype;
+    if chosen.dtype != burn::tensor::FloatDType::F32 {
+        d.description += &format!(", {}", dtype::name(chosen.dtype));
+    }
+    Ok(d)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -84,17 +123,17 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
 /// Resolves a choice to a device. Call once per process and clone the result: burn registers
 /// a wgpu runtime only once.
 pub fn select(choice: DeviceChoice) -> Result<ComputeDevice> {
-    match choice {
-        DeviceChoice::Cpu => Ok(cpu()),
-        DeviceChoice::Gpu => gpu(),
-        DeviceChoice::Auto => {
-            if has_hardware_gpu() {
-                gpu()
-            } else {
-                Ok(cpu())
-            }
-        }
+    let gpu_first = match choice {
+        DeviceChoice::Cpu => false,
+        DeviceChoice::Gpu => true,
+        DeviceChoice::Auto => has_hardware_gpu(),
+    };
+    if !gpu_first {
+        return apply_precision(cpu(), false);
     }
+    let (d, setup) = gpu_shared()?;
+    let hardware = setup.adapter.get_info().device_type != wgpu::DeviceType::Cpu;
+    apply_precision(d, hardware)
 }
 
 pub fn cpu() -> ComputeDevice {
@@ -102,6 +141,7 @@ pub fn cpu() -> ComputeDevice {
         device: Device::flex(),
         description: "CPU (Flex)".into(),
         is_gpu: false,
+        dtype: burn::tensor::FloatDType::F32,
     }
 }
 
@@ -123,11 +163,6 @@ pub fn gpu_shared() -> Result<(ComputeDevice, WgpuSetup)> {
 /// Whether wgpu sees a hardware (non-software) adapter.
 pub fn has_hardware_gpu() -> bool {
     list_adapters().iter().any(|a| !a.software)
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn gpu() -> Result<ComputeDevice> {
-    gpu_shared().map(|(d, _)| d)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -153,6 +188,7 @@ fn init_gpu() -> Result<(ComputeDevice, WgpuSetup)> {
         device,
         description: format!("{} ({:?}{soft})", info.name, info.backend),
         is_gpu: true,
+        dtype: burn::tensor::FloatDType::F32,
     };
     Ok((d, setup))
 }
@@ -180,6 +216,7 @@ pub async fn init_browser_gpu() -> Result<(ComputeDevice, WgpuSetup)> {
         device,
         description: format!("{name} (WebGPU)"),
         is_gpu: true,
+        dtype: burn::tensor::FloatDType::F32,
     };
     if let Ok(mut g) = BROWSER_GPU.lock() {
         *g = Some((d.clone(), setup.clone()));

@@ -3,6 +3,7 @@
 //! the cache folder.
 
 pub mod device;
+pub mod dtype;
 pub mod embedded;
 pub mod error;
 pub mod fsutil;

@@ -37,9 +37,14 @@ impl Head {
         let b: Vec<f32> = (0..classes)
             .map(|_| rng.uniform(-bound, bound) as f32)
             .collect();
+        // Trained, so f32 whatever the model computes in (see `core::dtype`).
+        let f32 = crate::core::dtype::F32(device);
         Self {
-            weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d, classes]), device)),
-            bias: Param::from_tensor(Tensor::from_data(TensorData::new(b, [classes]), device)),
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(w, [d, classes]),
+                f32.clone(),
+            )),
+            bias: Param::from_tensor(Tensor::from_data(TensorData::new(b, [classes]), f32)),
         }
     }
 
@@ -49,7 +54,8 @@ impl Head {
 
     /// `[B, D]` → `[B, C]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        x.matmul(self.weight.val())
+        crate::core::dtype::to_f32(x)
+            .matmul(self.weight.val())
             .add(self.bias.val().unsqueeze::<2>())
     }
 }

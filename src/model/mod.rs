@@ -55,7 +55,7 @@ pub fn next_token_loss(
     let n = b * (t - 1);
     let pred = logits.narrow(1, 0, t - 1).reshape([n, v]);
     let target = ids.narrow(1, 1, t - 1).reshape([n, 1]);
-    burn::tensor::activation::log_softmax(pred, 1)
+    burn::tensor::activation::log_softmax(crate::core::dtype::to_f32(pred), 1)
         .gather(1, target)
         .mean()
         .neg()

@@ -164,7 +164,7 @@ pub async fn sliding_window_async(
         let data: Vec<i64> = ids[begin..end].iter().map(|&i| i64::from(i)).collect();
         let t = end - begin;
         let x = Tensor::<2, Int>::from_data(TensorData::new(data, [1, t]), &device);
-        let logits = model.logits(x.clone());
+        let logits = crate::core::dtype::to_f32(model.logits(x.clone()));
         let v = logits.dims()[2];
         let lp = burn::tensor::activation::log_softmax(
             logits.narrow(1, 0, t - 1).reshape([t - 1, v]),

@@ -18,7 +18,7 @@
 
 mod shapes;
 
-pub use shapes::{BenchModel, gpt2_small, smollm2_135m};
+pub use shapes::{BenchModel, gpt2_small, random_llama, smollm2_135m};
 
 use crate::adapters::{AdapterConfig, CurLora, CurPath, Method};
 use crate::core::error::Result;
@@ -99,6 +99,8 @@ pub struct BenchResult {
     pub model: String,
     pub workload: String,
     pub mode: String,
+    /// What the frozen model computed in (`f32`, `f16`); adapters and heads are f32.
+    pub dtype: String,
     /// Seconds per optimizer step (per forward pass for `perplexity`).
     pub seconds_per_step: f64,
     /// Tokens (batch × seq) per second.
@@ -200,6 +202,7 @@ pub fn run_mode(spec: &BenchSpec, device: &Device) -> Result<BenchResult> {
         model: spec.model.name().into(),
         workload: spec.workload.name().into(),
         mode: spec.mode.clone(),
+        dtype: crate::core::dtype::name(crate::core::dtype::default_float(&device)).into(),
         seconds_per_step: seconds,
         tokens_per_second: (spec.batch * spec.seq) as f64 / seconds,
         steps: spec.steps,

@@ -79,11 +79,7 @@ impl BenchModel {
                 let mut c = smollm2_135m();
                 c.num_hidden_layers = layers.unwrap_or(c.num_hidden_layers);
                 c.vocab_size = vocab.unwrap_or(c.vocab_size);
-                let bytes = crate::train::pretrain::to_safetensors(&llama_weights(&c, 0), false);
-                let ckpt = Checkpoint::from_bytes(Path::new("<random smollm2-135m>"), bytes)?;
-                Ok(LanguageModel::Llama(Llama::from_checkpoint(
-                    c, &ckpt, device,
-                )?))
+                Ok(LanguageModel::Llama(random_llama(c, 0, device)?))
             }
         }
     }
@@ -131,6 +127,13 @@ pub fn smollm2_135m() -> LlamaConfig {
         "pad_token_id": 2
     });
     serde_json::from_value(json).expect("a valid Llama config")
+}
+
+/// A Llama-family model of `config` with random weights (see [`llama_weights`]).
+pub fn random_llama(config: LlamaConfig, seed: u64, device: &Device) -> Result<Llama> {
+    let bytes = crate::train::pretrain::to_safetensors(&llama_weights(&config, seed), false);
+    let ckpt = Checkpoint::from_bytes(Path::new("<random llama>"), bytes)?;
+    Llama::from_checkpoint(config, &ckpt, device)
 }
 
 /// Random Llama weights under their HF names (`[out, in]` projections): N(0, 0.02), norms 1.

@@ -19,6 +19,7 @@ pub use config::{Activation, Gpt2Config};
 use super::arch::Architecture;
 use super::weights::Checkpoint;
 use crate::adapters::{AdaptedLinear, AdapterConfig};
+use crate::core::dtype;
 use crate::core::error::{Error, Result};
 use burn::module::{Module, Param};
 use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax};
@@ -37,12 +38,15 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
+    /// In f32 whatever the model computes in (the variance of f16 activations overflows).
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let dtype = x.dtype();
+        let x = dtype::to_f32(x);
         let mean = x.clone().mean_dim(2);
         let centered = x.sub(mean);
         let var = centered.clone().powi_scalar(2).mean_dim(2);
         let normed = centered.div(var.add_scalar(self.eps).sqrt());
-        normed
+        dtype::to(normed, dtype)
             .mul(self.gamma.val().unsqueeze::<3>())
             .add(self.beta.val().unsqueeze::<3>())
     }
@@ -77,7 +81,9 @@ impl Attention {
             .matmul(k.swap_dims(2, 3))
             .mul_scalar(1.0 / (hd as f64).sqrt())
             .add(mask);
-        let y = softmax(scores, 3).matmul(v); // [B, H, T, hd]
+        // The softmax in f32, as HF's eager attention does in f16.
+        let dtype = scores.dtype();
+        let y = dtype::to(softmax(dtype::to_f32(scores), 3), dtype).matmul(v); // [B, H, T, hd]
         let y = y.swap_dims(1, 2).reshape([b * t, d]);
         self.c_proj.forward(y).reshape([b, t, d])
     }

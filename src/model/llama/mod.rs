@@ -24,6 +24,7 @@ use config::short_name;
 use super::arch::Architecture;
 use super::weights::Checkpoint;
 use crate::adapters::{AdaptedLinear, AdapterConfig};
+use crate::core::dtype;
 use crate::core::error::{Error, Result};
 use burn::module::{Module, Param};
 use burn::tensor::activation::{silu, softmax};
@@ -50,14 +51,19 @@ pub struct RmsNorm {
 
 impl RmsNorm {
     /// `x / √(mean(x²) + ε) · w` over the last dimension.
+    ///
+    /// In f32 whatever the model computes in, as HF's `LlamaRMSNorm` (`x²` of f16 activations
+    /// overflows).
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let dtype = x.dtype();
+        let x = dtype::to_f32(x);
         let rms = x
             .clone()
             .powi_scalar(2)
             .mean_dim(2)
             .add_scalar(self.eps)
             .sqrt();
-        x.div(rms).mul(self.weight.val().unsqueeze::<3>())
+        dtype::to(x.div(rms), dtype).mul(self.weight.val().unsqueeze::<3>())
     }
 }
 
@@ -92,7 +98,9 @@ impl Attention {
             .matmul(k.swap_dims(2, 3))
             .mul_scalar(1.0 / (hd as f64).sqrt())
             .add(mask);
-        let y = softmax(scores, 3).matmul(v); // [B, H, T, hd]
+        // The softmax in f32, as HF's eager attention does in f16.
+        let dtype = scores.dtype();
+        let y = dtype::to(softmax(dtype::to_f32(scores), 3), dtype).matmul(v); // [B, H, T, hd]
         let y = y.swap_dims(1, 2).reshape([b * t, h * hd]);
         self.o_proj.forward(y).reshape([b, t, d])
     }
