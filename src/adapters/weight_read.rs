@@ -8,8 +8,7 @@
 //! reference does, which keeps CPU runs bitwise reproducible across versions.
 
 use crate::core::error::Result;
-use burn::backend::DispatchDevice;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 
 /// What a method reads of the weight it adapts ([`Kind::READS`](super::Kind::READS)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,14 +31,7 @@ pub enum WeightRead {
     Norms { cols: Vec<f64>, rows: Vec<f64> },
 }
 
-/// Whether `device` keeps tensors in host memory (Flex), where a full read costs a copy only.
-/// (An autodiff device answers for the device it wraps.)
-pub fn is_host_device(device: &Device) -> bool {
-    matches!(
-        device.as_dispatch().clone().inner(),
-        DispatchDevice::Flex(_)
-    )
-}
+pub use crate::core::device::is_host_device;
 
 impl WeightRead {
     /// Reads what a method that `reads` needs of `w`, asynchronously (the browser cannot read

@@ -14,6 +14,15 @@ use burn::tensor::wgpu::WgpuSetup;
 #[cfg(not(target_arch = "wasm32"))]
 use burn::tensor::wgpu::wgpu;
 
+/// Whether `device` keeps tensors in host memory (Flex), where a full read costs a copy only.
+/// (An autodiff device answers for the device it wraps.)
+pub fn is_host_device(device: &Device) -> bool {
+    matches!(
+        device.as_dispatch().clone().inner(),
+        burn::backend::DispatchDevice::Flex(_)
+    )
+}
+
 /// What the user asked for.
 #[derive(
     Clone,
