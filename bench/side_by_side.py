@@ -100,7 +100,7 @@ def main():
                   f"median of {args.reps}):")
             unit = "tokens/s" if workload == "perplexity" else "s/step"
             head = "| mode |" + "".join(f" {s} {unit} |" for s in sides)
-            head += "".join(f" {s} ÷ PyTorch |" for s in sides[:-1])
+            head += "".join(f" {s} ÷ PyTorch (time) |" for s in sides[:-1])
             head += "".join(f" {s} peak RSS |" for s in sides)
             print(head)
             print("|---|" + "---:|" * (len(sides) * 2 + len(sides) - 1))

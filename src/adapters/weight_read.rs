@@ -81,7 +81,7 @@ impl WeightRead {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::TensorData;
+    use burn::tensor::{Device, TensorData};
 
     /// On the CPU, plain or under autodiff (training), the whole weight is read: CPU selection
     /// stays the reference's f64 computation, bitwise.
