@@ -18,6 +18,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-gpu-check-out}"
 mkdir -p "$OUT" /tmp/gc
+# The Vulkan loader, when the machine has none (see the device tool's README).
+if ! ldconfig -p | grep -q libvulkan; then
+  for f in gpu-check/deb/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig
+fi
+if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
 for f in gpu-check/curlora.xz gpu-check/tests/*.xz; do
   xz -dc "$f" > "/tmp/gc/$(basename "$f" .xz)"; chmod +x "/tmp/gc/$(basename "$f" .xz)"
 done

@@ -3,6 +3,9 @@
 # git): the curlora binary and the wgpu test binaries, stripped and xz-compressed so that they fit
 # the 64 MiB the device tool carries (about 100 MiB each unpacked).
 #
+# It also fetches the Vulkan loader (libvulkan1) into gpu-check/deb/, which a bare GPU machine
+# may lack (wgpu opens libvulkan.so.1 at run time).
+#
 #   bench/gpu-pack.sh            # then, with the device tool:
 #   run(command="bash bench/gpu-check.sh", carry=["gpu-check"], timeout_s=540)
 set -euo pipefail
@@ -24,4 +27,8 @@ for t in "${tests[@]}"; do
   strip -o "gpu-check/tests/$name" "$t"
 done
 xz -T2 -6 gpu-check/curlora gpu-check/tests/*
+mkdir -p gpu-check/deb /tmp/amd64/partial
+o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+(apt-get $o update -qq && cd gpu-check/deb && apt-get $o download libvulkan1) >/dev/null 2>&1 \
+  || echo "note: could not download libvulkan1; the GPU machine must have a Vulkan loader"
 du -sh gpu-check

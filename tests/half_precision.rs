@@ -94,6 +94,11 @@ fn child() {
     report.insert("dtype".into(), curlora::core::dtype::name(d.dtype).into());
     for (name, m) in models(&device.clone().autodiff()) {
         let logits = values(m.valid().logits(ids(&device)));
+        // A right-padded batch (the second row's last 5 tokens are padding), as `run` feeds:
+        // the real positions' hidden states.
+        let keep: Vec<f32> = (0..32).map(|i| if i >= 27 { 0.0 } else { 1.0 }).collect();
+        let keep = Tensor::<2>::from_data(TensorData::new(keep, [2, 16]), &device);
+        let padded = values(m.valid().hidden(ids(&device), Some(keep)).narrow(1, 0, 11));
         let module = &m.modules()[0].1;
         let weight_dtype = format!("{:?}", module.weight.val().dtype());
         let adapter_dtype = format!("{:?}", module.adapter.get().tensors()[0].1.val().dtype());
@@ -106,7 +111,7 @@ fn child() {
         report.insert(
             name,
             serde_json::json!({
-                "logits": logits, "weight_dtype": weight_dtype, "adapter_dtype": adapter_dtype,
+                "logits": logits, "padded": padded, "weight_dtype": weight_dtype, "adapter_dtype": adapter_dtype,
                 "loss": loss_v, "updated": updated,
             }),
         );

@@ -90,6 +90,8 @@ pub fn encode(tokenizer: &Tokenizer, text: &str, source: &Path) -> Result<Vec<u3
 
 /// Added to attention scores that must be ignored (causal future, padding).
 const MASKED: f32 = -1e9;
+/// The same in f16, whose largest finite magnitude is 65,504.
+const MASKED_F16: f32 = -3e4;
 
 /// Additive attention mask `[B or 1, 1, T, T]`: causal (query `i` sees keys `j ≤ i`, and only
 /// `j > i - window` with a sliding window), plus padded keys when `keep` is given.
@@ -104,7 +106,13 @@ pub(crate) fn attention_mask(
     // `perf`), but returns 0 at once for −∞. The result is the same 0. Every row keeps its
     // diagonal, so no row is all −∞. WGSL does not promise IEEE infinities, so the GPU keeps a
     // large finite value; padding stays finite everywhere (a padded query may see only pads).
-    let future_value = if crate::core::device::is_host_device(device) {
+    // In f16 (`--dtype f16`) the masks are made in f16: −1e9 would be −∞ there and `0·(−∞)` in
+    // the padding term NaN, so both use a finite value f16 holds even when added twice.
+    let half = crate::core::dtype::default_float(device) != burn::tensor::FloatDType::F32;
+    let masked = if half { MASKED_F16 } else { MASKED };
+    let future_value = if half {
+        MASKED_F16
+    } else if crate::core::device::is_host_device(device) {
         f32::NEG_INFINITY
     } else {
         MASKED
@@ -129,7 +137,7 @@ pub(crate) fn attention_mask(
             let pad = keep
                 .neg()
                 .add_scalar(1.0)
-                .mul_scalar(MASKED)
+                .mul_scalar(masked)
                 .reshape([b, 1, 1, t]);
             causal.add(pad)
         }
