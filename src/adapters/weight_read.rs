@@ -31,7 +31,7 @@ pub enum WeightRead {
     Norms { cols: Vec<f64>, rows: Vec<f64> },
 }
 
-pub use crate::core::device::is_host_device;
+use crate::core::device::is_host_device;
 
 impl WeightRead {
     /// Reads what a method that `reads` needs of `w`, asynchronously (the browser cannot read

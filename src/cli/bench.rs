@@ -69,40 +69,32 @@ pub struct BenchArgs {
     pub single: Option<String>,
 }
 
+/// One mode's result as a JSON line: what the library measured, plus what only the process
+/// knows.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Line {
-    model: String,
-    workload: String,
-    mode: String,
-    dtype: String,
-    seconds_per_step: f64,
-    tokens_per_second: f64,
-    trainable_params: usize,
-    adapter_bytes: usize,
+    #[serde(flatten)]
+    result: BenchResult,
     /// Peak resident memory of the mode's process during its steps (the random model's
     /// building excluded); `None` when modes share a process.
     peak_rss_bytes: Option<u64>,
-    device_reserved: Option<u64>,
-    attach_seconds: f64,
     device: String,
 }
 
 impl Line {
-    fn new(r: BenchResult, peak_rss_bytes: Option<u64>, device: &str) -> Self {
+    fn new(result: BenchResult, peak_rss_bytes: Option<u64>, device: &str) -> Self {
         Self {
-            model: r.model,
-            workload: r.workload,
-            mode: r.mode,
-            dtype: r.dtype,
-            seconds_per_step: r.seconds_per_step,
-            tokens_per_second: r.tokens_per_second,
-            trainable_params: r.trainable_params,
-            adapter_bytes: r.adapter_bytes,
+            result,
             peak_rss_bytes,
-            device_reserved: r.device_reserved,
-            attach_seconds: r.attach_seconds,
             device: device.to_string(),
         }
+    }
+}
+
+impl std::ops::Deref for Line {
+    type Target = BenchResult;
+    fn deref(&self) -> &BenchResult {
+        &self.result
     }
 }
 

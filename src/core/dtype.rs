@@ -74,12 +74,8 @@ pub fn choose(asked: Precision, supports_f16: bool, hardware_gpu: bool) -> Chose
     }
 }
 
-/// Sets `device`'s float type to `dtype` (before any tensor exists on it). f32 is burn's
-/// default and is left alone, so that a device someone already used stays usable.
+/// Sets `device`'s float type to `dtype`; it fails once a tensor exists on the device.
 pub fn configure(device: &mut Device, dtype: FloatDType) -> crate::Result<()> {
-    if dtype == FloatDType::F32 {
-        return Ok(());
-    }
     device.configure(dtype).map_err(|e| {
         crate::Error::Device(format!(
             "could not set the device's float type to {dtype:?}: {e:?} (it must be chosen \
@@ -114,13 +110,7 @@ pub fn to<const D: usize>(t: Tensor<D>, dtype: DType) -> Tensor<D> {
     if t.dtype() == dtype {
         return t;
     }
-    let f = match dtype {
-        DType::F16 => FloatDType::F16,
-        DType::BF16 => FloatDType::BF16,
-        DType::F64 => FloatDType::F64,
-        _ => FloatDType::F32,
-    };
-    t.cast(f)
+    t.cast(FloatDType::from(dtype))
 }
 
 /// A short name for reports: `f32`, `f16`.

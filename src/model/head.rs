@@ -60,6 +60,15 @@ impl Head {
     }
 }
 
+/// Mean cross-entropy of class logits `[B, C]` against labels `[B, 1]`: a training step's loss
+/// (the engine's and the benchmark's).
+pub fn class_loss(logits: Tensor<2>, labels: Tensor<2, Int>) -> Tensor<1> {
+    burn::tensor::activation::log_softmax(logits, 1)
+        .gather(1, labels)
+        .mean()
+        .neg()
+}
+
 /// Picks `hidden[b, positions[b], :]`: `[B, T, D]` → `[B, D]`.
 pub fn pool(hidden: Tensor<3>, positions: &[usize]) -> Tensor<2> {
     let [b, _, d] = hidden.dims();

@@ -10,7 +10,6 @@ use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
-use burn::tensor::activation::log_softmax;
 
 /// Training one task: the model, its optimizer, and the model before the last update (what
 /// a run that diverges keeps).
@@ -81,7 +80,7 @@ impl<'a> TaskTraining<'a> {
             * lr_scale;
         let logits = self.model.forward(&batch);
         let labels = batch.labels_tensor(device);
-        let loss = log_softmax(logits, 1).gather(1, labels).mean().neg();
+        let loss = crate::model::head::class_loss(logits, labels);
         // The step's loss is the task's cross-entropy (comparable across methods); a method's
         // own term (O-LoRA's penalty) joins the objective and the finiteness check.
         let (loss, loss_value) = match self.model.lm.adapter_loss() {

@@ -29,7 +29,6 @@ use crate::train::batch::{Batch, Encoded};
 use crate::train::run_types::TaskModel;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
 use web_time::Instant;
@@ -94,7 +93,7 @@ pub struct BenchSpec {
     pub vocab: Option<usize>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct BenchResult {
     pub model: String,
     pub workload: String,
@@ -255,7 +254,7 @@ fn trained_probe(lm: &LanguageModel, method: Method) -> Tensor<1> {
 /// the device, so the time is the step's and not the queue's. A failed launch on wgpu (e.g. a
 /// buffer over the adapter's binding limit) only surfaces on a read of what it should have
 /// written; reading anything else would time a step that never ran.
-fn check_finite(mode: &str, values: [(&str, Tensor<1>); 2]) -> Result<()> {
+fn check_finite<const N: usize>(mode: &str, values: [(&str, Tensor<1>); N]) -> Result<()> {
     for (what, t) in values {
         let v = t
             .try_into_data()
@@ -332,10 +331,7 @@ fn time_classify(
     let mut optim = AdamWConfig::new().init();
     let (t, model) = timed(model, spec.steps, |model: TaskModel| {
         let logits = model.forward(&batch);
-        let loss = log_softmax(logits, 1)
-            .gather(1, labels.clone())
-            .mean()
-            .neg();
+        let loss = crate::model::head::class_loss(logits, labels.clone());
         let grads = GradientsParams::from_grads(loss.clone().backward(), &model);
         let model = optim.step(1e-4, model, grads);
         let probe = if method == Method::Frozen {
@@ -359,7 +355,7 @@ fn time_perplexity(
     let ids = ids_tensor(ids, spec, device);
     let (t, _) = timed((), spec.steps, |()| {
         let loss = lm.lm_loss(ids.clone());
-        check_finite(&spec.mode, [("loss", loss.clone()), ("loss", loss)])
+        check_finite(&spec.mode, [("loss", loss)])
     })?;
     Ok(t)
 }
