@@ -35,6 +35,7 @@ fn main() {
         Some(Command::Run(a)) => cli::run::run(a, cli.device),
         Some(Command::Pretrain(a)) => cli::pretrain::run(a, cli.device),
         Some(Command::Bench(a)) => cli::bench::run(a, cli.device),
+        Some(Command::Study(a)) => cli::study::run(a, cli.device, cli.dtype),
         Some(Command::ImportGguf(a)) => cli::import_gguf::run(a),
         Some(Command::App(a)) => cli::app::run(a),
         // The app on the embedded default: replays the recorded run at once and trains live

@@ -68,6 +68,10 @@ pub trait Kind: Adapter + Module + Sized {
     /// What attaching reads of `W` (CUR: its norms; an SVD: all of it), so that callers read
     /// the targeted weights asynchronously first.
     const READS: Reads = Reads::Nothing;
+    /// Which of [`AdapterConfig`](super::AdapterConfig)'s method settings this method reads
+    /// (`"selection_mode"`, `"lora_scaling"`, …), by field name, so that a study varies a
+    /// setting only for the methods it changes instead of repeating identical runs.
+    const SETTINGS: &'static [&'static str] = &[];
 
     /// Trainable parameters on one `[in, out]` matrix (`bias`: whether the layer has one), from
     /// the shape alone.

@@ -110,6 +110,8 @@ impl Kind for CurLora {
     const LABEL: &'static str = "CURLoRA";
     const HELP: &'static str = "`W + α·C·U·R`, only `U` trained";
     const READS: Reads = Reads::Norms;
+    const SETTINGS: &'static [&'static str] =
+        &["selection_mode", "epsilon", "replacement", "u_init", "cur_source"];
 
     /// `r²`.
     fn trainable_params(rank: usize, _shape: [usize; 2], _bias: bool) -> usize {

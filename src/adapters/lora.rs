@@ -67,6 +67,7 @@ impl Kind for Lora {
     const NAME: &'static str = "lora";
     const LABEL: &'static str = "LoRA";
     const HELP: &'static str = "`W + s·A·B`, `A` and `B` trained";
+    const SETTINGS: &'static [&'static str] = &["lora_scaling"];
 
     /// `r·(in + out)`.
     fn trainable_params(rank: usize, [n_in, n_out]: [usize; 2], _bias: bool) -> usize {

@@ -15,6 +15,7 @@ pub(crate) struct Info {
     pub trains_base: bool,
     pub ranked: bool,
     pub reads: super::Reads,
+    pub settings: &'static [&'static str],
     pub params: fn(usize, [usize; 2], bool) -> usize,
 }
 
@@ -27,6 +28,7 @@ impl Info {
             trains_base: K::TRAINS_BASE,
             ranked: K::RANKED,
             reads: K::READS,
+            settings: K::SETTINGS,
             params: <K as Kind>::trainable_params,
         }
     }
@@ -170,6 +172,12 @@ impl Method {
     /// Whether every base weight trains (a full fine-tune).
     pub fn trains_base(self) -> bool {
         self.info().trains_base
+    }
+
+    /// Whether this method reads the [`AdapterConfig`](super::AdapterConfig) setting `field`
+    /// (see [`Kind::SETTINGS`]).
+    pub fn reads_setting(self, field: &str) -> bool {
+        self.info().settings.contains(&field)
     }
 
     /// Whether the rank applies to this method.

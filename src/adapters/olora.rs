@@ -79,6 +79,7 @@ impl OLora {
 
 impl Kind for OLora {
     const NAME: &'static str = "o-lora";
+    const SETTINGS: &'static [&'static str] = &["lora_scaling", "olora_lambda"];
     const LABEL: &'static str = "O-LoRA";
     const HELP: &'static str = "a LoRA per task, earlier ones frozen, λ·Σ‖A_iᵀ·A_t‖² keeps them orthogonal";
 

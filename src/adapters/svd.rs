@@ -233,6 +233,7 @@ macro_rules! svd_method {
             const LABEL: &'static str = $label;
             const HELP: &'static str = $help;
             const READS: $crate::adapters::Reads = $crate::adapters::Reads::Whole;
+            const SETTINGS: &'static [&'static str] = &["lora_scaling"];
 
             /// `r·(in + out)`, as LoRA.
             fn trainable_params(rank: usize, [n_in, n_out]: [usize; 2], _bias: bool) -> usize {

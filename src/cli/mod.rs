@@ -6,8 +6,10 @@ pub mod eval;
 pub mod import_gguf;
 pub mod info;
 pub mod pretrain;
+pub mod progress;
 pub mod run;
 pub mod select;
+pub mod study;
 
 use clap::{Parser, Subcommand};
 use curlora::core::device::DeviceChoice;
@@ -55,6 +57,9 @@ pub enum Command {
     /// Convert a llama.cpp GGUF file (llama architecture) into an HF-style model folder;
     /// `--model FILE.gguf` also works directly wherever a model folder is accepted.
     ImportGguf(import_gguf::ImportGgufArgs),
+    /// A grid of runs (methods × ranks × seeds × ablations) that resumes, shards onto Slurm,
+    /// Kubernetes or GNU parallel (`study emit`), and merges into one report (`study merge`).
+    Study(study::StudyArgs),
     /// Time a training step of each method on GPT-2 shapes, side by side (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }

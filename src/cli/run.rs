@@ -2,7 +2,6 @@ use curlora::adapters::{CurSource, LoraScaling, Method, SelectionMode, UInit};
 use curlora::core::device::DeviceChoice;
 use curlora::experiment::{Experiment, ExperimentSpec};
 use curlora::train::Event;
-use curlora::train::engine::label;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -196,7 +195,7 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let printer = std::thread::spawn(move || print_events(rx, record));
+    let printer = std::thread::spawn(move || super::progress::print_events(rx, record));
     let out = args.out.clone();
     let cancel = Arc::new(AtomicBool::new(false));
     {
@@ -233,122 +232,4 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Progress bars on stderr, driven only by the engine's events; with `record`, every event is
-/// also written as one JSON line.
-fn print_events(
-    rx: std::sync::mpsc::Receiver<Event>,
-    mut record: Option<(PathBuf, std::fs::File)>,
-) {
-    use std::io::Write as _;
-    let mut printer = Printer::default();
-    for e in rx {
-        if let Some((path, f)) = &mut record
-            && writeln!(f, "{}", serde_json::to_string(&e).expect("json")).is_err()
-        {
-            eprintln!("warning: cannot write the recording to {}", path.display());
-            record = None;
-        }
-        printer.show(e);
-    }
-}
-
-/// The progress bar of the task training now, and the run it belongs to.
-struct Printer {
-    style: indicatif::ProgressStyle,
-    bar: Option<indicatif::ProgressBar>,
-    label: String,
-}
-
-impl Default for Printer {
-    fn default() -> Self {
-        let style = indicatif::ProgressStyle::with_template(
-            "  {prefix:>22} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
-        )
-        .expect("valid template")
-        .progress_chars("=> ");
-        Self {
-            style,
-            bar: None,
-            label: String::new(),
-        }
-    }
-}
-
-impl Printer {
-    /// A line above the bar (or on its own when no task is training).
-    fn say(&self, line: String) {
-        match &self.bar {
-            Some(b) => b.println(line),
-            None => eprintln!("{line}"),
-        }
-    }
-
-    fn show(&mut self, e: Event) {
-        match e {
-            Event::RunStart {
-                run,
-                method,
-                rank,
-                seed,
-                trainable_params,
-                ..
-            } => {
-                self.label = label(method, rank);
-                eprintln!(
-                    "run {run}: {} seed {seed}, {trainable_params} trainable parameters",
-                    self.label
-                );
-            }
-            Event::TaskStart { name, steps, .. } => {
-                let b = indicatif::ProgressBar::new(steps as u64).with_style(self.style.clone());
-                b.set_prefix(format!("{} {name}", self.label));
-                self.bar = Some(b);
-            }
-            Event::Step { loss, lr, .. } => {
-                if let Some(b) = &self.bar {
-                    b.set_message(format!("loss {loss:.4} lr {lr:.1e}"));
-                    b.inc(1);
-                }
-            }
-            Event::TaskEnd { .. } => {
-                if let Some(b) = self.bar.take() {
-                    b.finish();
-                }
-            }
-            Event::Eval {
-                after_task,
-                task,
-                accuracy,
-                majority_baseline,
-                constant_predictor,
-                ..
-            } => {
-                let flag = constant_predictor
-                    .map(|(c, s)| format!("  (constant: class {c} for {:.0}%)", s * 100.0))
-                    .unwrap_or_default();
-                self.say(format!(
-                    "    after task {} → task {}: accuracy {accuracy:.4} (majority {majority_baseline:.4}){flag}",
-                    after_task + 1,
-                    task + 1
-                ));
-            }
-            Event::Perplexity {
-                after_task,
-                perplexity,
-                ..
-            } => self.say(match after_task {
-                None => format!("  held-out perplexity before training: {perplexity:.3}"),
-                Some(t) => format!("    perplexity after task {}: {perplexity:.3}", t + 1),
-            }),
-            Event::Error { message, .. } => {
-                if let Some(b) = self.bar.take() {
-                    b.abandon();
-                }
-                eprintln!("  error: {message}");
-            }
-            _ => {}
-        }
-    }
 }

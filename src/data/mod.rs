@@ -115,6 +115,65 @@ impl Dataset {
         self
     }
 
+    /// The rows an experiment uses of this file: skip the first `skip` examples, then take `n`
+    /// of the rest (all without `n`) in file order, or, when `balanced`, the first `n / k` of
+    /// each of the `k` classes that occur. Returns the rows and how many examples of the file
+    /// were passed over to get them (`skip` + the last taken row's offset + 1), which is where
+    /// a held-out split of the same file may start.
+    ///
+    /// Balanced selection is an error, naming the class, when a class has too few rows.
+    pub fn select(
+        mut self,
+        skip: usize,
+        n: Option<usize>,
+        balanced: bool,
+    ) -> std::result::Result<(Dataset, usize), String> {
+        let rest: Vec<Example> = self.examples.drain(..).skip(skip).collect();
+        let total = rest.len();
+        let (taken, used) = match (n, balanced) {
+            (None, _) => (rest, skip + total),
+            (Some(n), false) => {
+                let k = n.min(total);
+                (rest.into_iter().take(k).collect(), skip + k)
+            }
+            (Some(n), true) => {
+                let mut present: Vec<usize> = rest.iter().map(|e| e.label).collect();
+                present.sort_unstable();
+                present.dedup();
+                let quota = n / present.len().max(1);
+                let mut counts = vec![
+                    0usize;
+                    self.num_classes
+                        .max(1 + present.last().copied().unwrap_or(0))
+                ];
+                let mut last = 0;
+                let mut out = Vec::with_capacity(quota * present.len());
+                for (i, e) in rest.into_iter().enumerate() {
+                    if counts[e.label] < quota {
+                        counts[e.label] += 1;
+                        last = i + 1;
+                        out.push(e);
+                        if out.len() == quota * present.len() {
+                            break;
+                        }
+                    }
+                }
+                if let Some(&c) = present.iter().find(|&&c| counts[c] < quota) {
+                    return Err(format!(
+                        "{n} balanced rows need {quota} of each of {} classes after row {skip}, \
+                         but class {c} ({}) has only {}",
+                        present.len(),
+                        self.label_name(c).unwrap_or("?"),
+                        counts[c]
+                    ));
+                }
+                (out, skip + last)
+            }
+        };
+        self.examples = taken;
+        Ok((self, used))
+    }
+
     /// Name of class `id`, if it exists.
     pub fn label_name(&self, id: usize) -> Option<&str> {
         self.label_names.get(id).map(String::as_str)

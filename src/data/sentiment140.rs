@@ -28,6 +28,9 @@ pub enum Sentiment140Labels {
     Reference,
     /// A real 3-way task: 0 → 0 (negative), 2 → 1 (neutral), 4 → 2 (positive).
     ThreeClass,
+    /// Positive against negative on a 2-way head: 0 → 0, 4 → 1. A neutral row (2) is a
+    /// malformed row for this map (Sentiment140's training data has none).
+    Binary,
 }
 
 impl Sentiment140Labels {
@@ -39,22 +42,26 @@ impl Sentiment140Labels {
             (Sentiment140Labels::ThreeClass, 0) => Some(0),
             (Sentiment140Labels::ThreeClass, 2) => Some(1),
             (Sentiment140Labels::ThreeClass, 4) => Some(2),
+            (Sentiment140Labels::Binary, 0) => Some(0),
+            (Sentiment140Labels::Binary, 4) => Some(1),
             _ => None,
         }
     }
 
-    /// Size of the classification head: 3 for both maps (the reference head is 3-way too).
+    /// Size of the classification head: 3 for the reference map (its head is 3-way too) and
+    /// the three-class one, 2 for binary.
     pub fn num_classes(self) -> usize {
-        3
+        self.label_names().len()
     }
 
     /// Class names, `num_classes` long.
     pub fn label_names(self) -> Vec<String> {
-        let names: [&str; 3] = match self {
+        let names: &[&str] = match self {
             Sentiment140Labels::Reference => {
-                ["negative_or_neutral", "positive", "unused (never a target)"]
+                &["negative_or_neutral", "positive", "unused (never a target)"]
             }
-            Sentiment140Labels::ThreeClass => ["negative", "neutral", "positive"],
+            Sentiment140Labels::ThreeClass => &["negative", "neutral", "positive"],
+            Sentiment140Labels::Binary => &["negative", "positive"],
         };
         names.iter().map(|s| s.to_string()).collect()
     }
@@ -109,7 +116,13 @@ pub fn read_sentiment140(
         let Some(label) = raw.parse::<u32>().ok().and_then(|p| labels.class_of(p)) else {
             out.bad_row(
                 line,
-                format!("unknown polarity `{raw}`; expected 0, 2 or 4"),
+                match labels {
+                    Sentiment140Labels::Binary => format!(
+                        "polarity `{raw}`: the binary label map takes 0 (negative) or 4 \
+                         (positive); use `three-class` for data with neutral tweets"
+                    ),
+                    _ => format!("unknown polarity `{raw}`; expected 0, 2 or 4"),
+                },
             )?;
             continue;
         };

@@ -108,14 +108,31 @@ fn load_task(
     enc: &Encoding,
     skipped: &mut Vec<(PathBuf, usize, Option<String>)>,
 ) -> Result<TaskData> {
-    let (train, r1) = read_split(t, &t.train, t.train_rows, opts, None)?;
-    let (eval, r2) = read_split(
-        t,
-        &t.eval,
-        t.eval_rows,
-        opts,
-        Some(train.label_names.clone()),
-    )?;
+    let (train, r1) = read_split(t, &t.train, opts, None)?;
+    let (train, train_used) = train
+        .select(0, t.train_rows, t.balanced)
+        .map_err(|e| Error::config(format!("task `{}`: training rows: {e}", t.name)))?;
+    let (eval, r2) = read_split(t, &t.eval, opts, Some(train.label_names.clone()))?;
+    let skip = t.eval_skip.unwrap_or(0);
+    let (eval, _) = eval
+        .select(skip, t.eval_rows, t.balanced)
+        .map_err(|e| Error::config(format!("task `{}`: evaluation rows: {e}", t.name)))?;
+    if same_file(&t.train, &t.eval) && skip < train_used {
+        return Err(Error::config(format!(
+            "task `{}`: the evaluation rows are read from the training file {} from row {skip}, \
+             but training uses its first {train_used} rows: set `eval_skip` ≥ {train_used} so \
+             that evaluation is held out",
+            t.name,
+            t.train.display()
+        )));
+    }
+    if eval.is_empty() {
+        return Err(Error::config(format!(
+            "task `{}`: no evaluation rows in {} after row {skip}",
+            t.name,
+            t.eval.display()
+        )));
+    }
     for (path, r) in [(&t.train, r1), (&t.eval, r2)] {
         if r.skipped > 0 {
             skipped.push((path.clone(), r.skipped, r.first_error));
@@ -134,11 +151,18 @@ fn load_task(
     })
 }
 
-/// Reads one task's split.
+/// Whether two paths name one file (compared canonically when both exist).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Reads one task's split, every row of it.
 fn read_split(
     spec: &TaskSpec,
     path: &Path,
-    rows: Option<usize>,
     opts: LoadOptions,
     label_names: Option<Vec<String>>,
 ) -> Result<(Dataset, data::LoadReport)> {
@@ -150,9 +174,10 @@ fn read_split(
             let labels = match spec.sentiment140_labels.as_deref() {
                 None | Some("reference") => Sentiment140Labels::Reference,
                 Some("three-class") => Sentiment140Labels::ThreeClass,
+                Some("binary") => Sentiment140Labels::Binary,
                 Some(other) => {
                     return Err(Error::config(format!(
-                        "task `{}`: sentiment140_labels `{other}`: expected reference or three-class",
+                        "task `{}`: sentiment140_labels `{other}`: expected reference, three-class or binary",
                         spec.name
                     )));
                 }
@@ -184,10 +209,6 @@ fn read_split(
             g.label_names = label_names;
             data::read_generic(path, &g, opts)?
         }
-    };
-    let ds = match rows {
-        Some(n) => ds.take(n),
-        None => ds,
     };
     Ok((ds, report))
 }

@@ -15,6 +15,8 @@ pub mod presets;
 pub mod report;
 pub mod run;
 pub mod spec;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod study;
 
 pub use default::default_experiment;
 pub use load::Experiment;

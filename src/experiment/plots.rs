@@ -6,6 +6,10 @@
 mod draw;
 #[cfg(feature = "plots")]
 pub use draw::*;
+#[cfg(feature = "plots")]
+mod trade_off;
+#[cfg(feature = "plots")]
+pub use trade_off::*;
 
 /// Without the `plots` feature: no PNGs (the caller reports the count, 0).
 #[cfg(not(feature = "plots"))]

@@ -37,20 +37,52 @@ impl Experiment {
         device_name: &str,
         events: &dyn EventSink,
         cancel: Arc<AtomicBool>,
-        mut on_run: impl FnMut(&AdapterConfig, &RunOutcome) -> Result<Option<u64>>,
+        on_run: impl FnMut(&AdapterConfig, &RunOutcome) -> Result<Option<u64>>,
     ) -> Result<Report> {
+        let configs = self.spec.adapter_configs();
+        let runs = self
+            .run_configs_async(&configs, 0, device_name, events, cancel, on_run)
+            .await?;
+        Ok(self.report(device_name, runs))
+    }
+
+    /// [`run_configs_async`](Self::run_configs_async), blocking this thread.
+    pub fn run_configs(
+        &self,
+        configs: &[AdapterConfig],
+        first: usize,
+        device_name: &str,
+        events: &dyn EventSink,
+        cancel: Arc<AtomicBool>,
+        on_run: impl FnMut(&AdapterConfig, &RunOutcome) -> Result<Option<u64>>,
+    ) -> Result<Vec<RunReport>> {
+        block_on(self.run_configs_async(configs, first, device_name, events, cancel, on_run))
+    }
+
+    /// Trains the given configurations in turn on this experiment's model and tasks (a study
+    /// cell is one); their events are numbered from run `first`. A cancelled run is reported
+    /// and ends the list.
+    pub async fn run_configs_async(
+        &self,
+        configs: &[AdapterConfig],
+        first: usize,
+        device_name: &str,
+        events: &dyn EventSink,
+        cancel: Arc<AtomicBool>,
+        mut on_run: impl FnMut(&AdapterConfig, &RunOutcome) -> Result<Option<u64>>,
+    ) -> Result<Vec<RunReport>> {
         let mut runs = Vec::new();
-        for (i, cfg) in self.spec.adapter_configs().into_iter().enumerate() {
+        for (i, cfg) in configs.iter().enumerate() {
             let outcome = self
-                .run_one(i, &cfg, events, cancel.clone(), None, device_name)
+                .run_one(first + i, cfg, events, cancel.clone(), None, device_name)
                 .await?;
             let cancelled = outcome.status == RunStatus::Cancelled;
-            runs.push(finish_run(&cfg, &outcome, &mut on_run)?);
+            runs.push(finish_run(cfg, &outcome, &mut on_run)?);
             if cancelled {
                 break;
             }
         }
-        Ok(self.report(device_name, runs))
+        Ok(runs)
     }
 
     /// Runs every configuration at the same time, one thread each, so that the app can show
@@ -204,7 +236,9 @@ impl Experiment {
         Ok(bytes as u64)
     }
 
-    fn report(&self, device_name: &str, mut runs: Vec<RunReport>) -> Report {
+    /// The report of `runs` of this experiment (forward transfer filled in where a head-only
+    /// run of the same seed is among them).
+    pub fn report(&self, device_name: &str, mut runs: Vec<RunReport>) -> Report {
         super::report::fill_forward_transfer(&mut runs);
         Report {
             model: self.model_dir.display().to_string(),

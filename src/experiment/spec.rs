@@ -33,9 +33,19 @@ pub struct TaskSpec {
     /// Use only the first N evaluation rows (file order).
     #[serde(default)]
     pub eval_rows: Option<usize>,
+    /// Skip the first N evaluation rows (file order) before taking `eval_rows`: how an
+    /// evaluation set drawn from the training file is kept out of training. When `train` and
+    /// `eval` are one file, loading checks that the two ranges do not overlap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_skip: Option<usize>,
+    /// Take `train_rows` and `eval_rows` balanced: the first `n / k` rows of each of the `k`
+    /// classes, in file order (so the majority baseline is 1/k and a constant predictor shows).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub balanced: bool,
     pub epochs: usize,
     pub schedule: Schedule,
-    /// Sentiment140 label map: `reference` (polarity // 4, 3-way head) or `three-class`.
+    /// Sentiment140 label map: `reference` (polarity // 4, 3-way head), `three-class` or
+    /// `binary` (negative / positive, 2-way head).
     #[serde(default)]
     pub sentiment140_labels: Option<String>,
     /// Generic formats: text, optional second text, and label columns.
@@ -64,6 +74,8 @@ impl TaskSpec {
             eval: eval.into(),
             train_rows: None,
             eval_rows: None,
+            eval_skip: None,
+            balanced: false,
             epochs: 1,
             schedule: Schedule::Constant,
             sentiment140_labels: None,
@@ -95,6 +107,18 @@ impl TaskSpec {
         self
     }
 
+    /// Evaluate on rows of the file after its first `n` (a held-out split of one file).
+    pub fn with_eval_skip(mut self, n: usize) -> Self {
+        self.eval_skip = Some(n);
+        self
+    }
+
+    /// Balanced training and evaluation rows (the first `n / k` of each class).
+    pub fn balanced(mut self) -> Self {
+        self.balanced = true;
+        self
+    }
+
     /// The text and label columns of a generic (CSV, TSV, JSONL) file.
     pub fn with_columns(mut self, text: impl Into<String>, label: impl Into<String>) -> Self {
         self.text_column = Some(text.into());
@@ -108,7 +132,7 @@ impl TaskSpec {
         self
     }
 
-    /// Sentiment140's label map: `reference` or `three-class`.
+    /// Sentiment140's label map: `reference`, `three-class` or `binary`.
     pub fn with_sentiment140_labels(mut self, labels: impl Into<String>) -> Self {
         self.sentiment140_labels = Some(labels.into());
         self

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 
 fn register_font() {
     static ONCE: Once = Once::new();
@@ -51,7 +51,7 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// Draws into a temp file next to `path` and renames it into place (atomic).
-fn draw(
+pub(super) fn draw(
     path: &Path,
     size: (u32, u32),
     f: impl FnOnce(
@@ -92,7 +92,14 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut out = Vec::new();
     for (label, runs) in groups(report) {
-        let p = dir.join(format!("accuracy-{label}.png"));
+        let file: String = label
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '.' | '=' => c,
+                _ => '_',
+            })
+            .collect();
+        let p = dir.join(format!("accuracy-{}.png", file.trim_end_matches('_')));
         accuracy_heatmap(report, &label, &runs, &p)?;
         out.push(p);
     }
@@ -196,7 +203,7 @@ pub fn accuracy_heatmap(
     })
 }
 
-const PALETTE: [RGBColor; 6] = [
+pub(super) const PALETTE: [RGBColor; 6] = [
     RGBColor(214, 39, 40),
     RGBColor(31, 119, 180),
     RGBColor(44, 160, 44),

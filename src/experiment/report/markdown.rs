@@ -257,11 +257,13 @@ impl Report {
     /// One table per summary metric: a row per method, a column per rank (`–` where a method
     /// has no rank), each cell mean ± sd over seeds.
     fn metric_tables(&self, s: &mut String) {
+        // A row per method and study variant (ablation settings).
+        let row_of = |r: &RunReport| (r.method, r.variant.clone());
         let mut methods = Vec::new();
         let mut ranks = Vec::new();
         for r in &self.runs {
-            if !methods.contains(&r.method) {
-                methods.push(r.method);
+            if !methods.contains(&row_of(r)) {
+                methods.push(row_of(r));
             }
             let rank = r.method.uses_rank().then_some(r.rank);
             if !ranks.contains(&rank) {
@@ -298,13 +300,20 @@ impl Report {
             }
             let _ = writeln!(s);
             for m in &methods {
-                let _ = write!(s, "| {} |", m.label());
+                match &m.1 {
+                    Some(v) => {
+                        let _ = write!(s, "| {} [{v}] |", m.0.label());
+                    }
+                    None => {
+                        let _ = write!(s, "| {} |", m.0.label());
+                    }
+                }
                 for rank in &ranks {
                     let v: Vec<f64> = self
                         .runs
                         .iter()
                         .filter(|r| {
-                            r.method == *m && r.method.uses_rank().then_some(r.rank) == *rank
+                            row_of(r) == *m && r.method.uses_rank().then_some(r.rank) == *rank
                         })
                         .map(|r| f(r).unwrap_or(f64::NAN))
                         .collect();

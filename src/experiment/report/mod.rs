@@ -49,6 +49,10 @@ pub struct RunReport {
     pub steps_per_second: f64,
     /// Size of the saved adapter file, when one was written.
     pub adapter_bytes: Option<u64>,
+    /// A study's ablation settings for this run (`u_init=normal:0.01`), which set it apart
+    /// from runs of the same method and rank; part of its [`label`](Self::label).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 impl RunReport {
@@ -76,11 +80,16 @@ impl RunReport {
             seconds: o.seconds,
             steps_per_second: o.steps as f64 / o.seconds.max(1e-9),
             adapter_bytes,
+            variant: None,
         }
     }
 
+    /// `curlora-16`, or `curlora-16 [u_init=normal:0.01]` for a study's ablation.
     pub fn label(&self) -> String {
-        label(self.method, self.rank)
+        match &self.variant {
+            Some(v) => format!("{} [{v}]", label(self.method, self.rank)),
+            None => label(self.method, self.rank),
+        }
     }
 }
 
@@ -133,7 +142,7 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-fn mean_sd(v: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_sd(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
     let m = v.iter().sum::<f64>() / n;
     let sd = if v.len() > 1 {
@@ -257,6 +266,7 @@ mod tests {
             seconds: 1.0,
             steps_per_second: 0.0,
             adapter_bytes: None,
+            variant: None,
         }
     }
 
