@@ -453,3 +453,39 @@ fn eval_labels_use_the_training_files_class_ids() {
     );
     assert_eq!(t.train[1].ids, t.eval[0].ids);
 }
+
+/// Evaluation batches examples in order of length (less padding) and puts the predictions back
+/// in data order: they equal one-at-a-time predictions, which no batching can influence.
+#[test]
+fn length_sorted_evaluation_predicts_as_one_example_at_a_time() {
+    use curlora::core::rng::Rng;
+    use curlora::train::batch::Encoded;
+    use curlora::train::{Head, Pooling};
+    let device = Device::flex();
+    let lm = LanguageModel::load(&fixture("tiny-gpt2"), &device).unwrap();
+    let mut rng = Rng::new(7);
+    let head = Head::new(lm.hidden_size(), 3, &mut rng, &device);
+    let model = TaskModel { lm, head };
+    let data: Vec<Encoded> = (0..23)
+        .map(|i| Encoded {
+            ids: (0..1 + (i * 7) % 13)
+                .map(|k| ((i * 31 + k * 17) % 90) as u32 + 1)
+                .collect(),
+            label: 0,
+        })
+        .collect();
+    let mut cfg = spec().train;
+    cfg.pooling = Pooling::LastNonPad;
+    cfg.eval_batch_size = 1;
+    let one = curlora::train::predict(&model, &data, 0, &cfg).unwrap();
+    cfg.eval_batch_size = 8;
+    let batched = curlora::train::predict(&model, &data, 0, &cfg).unwrap();
+    assert_eq!(one, batched);
+    let mut classes = one.clone();
+    classes.sort();
+    classes.dedup();
+    assert!(
+        classes.len() > 1,
+        "a constant prediction would test nothing: {one:?}"
+    );
+}

@@ -164,6 +164,9 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = curlora::core::device::select(choice)?;
     eprintln!("device: {}", dev.description);
     let exp = Experiment::load(spec, &dev.device.clone().autodiff())?;
+    for w in &exp.warnings {
+        eprintln!("warning: {w}");
+    }
     for (path, n, first) in &exp.skipped {
         eprintln!(
             "warning: {}: skipped {n} malformed rows (first: {})",

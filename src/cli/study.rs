@@ -161,7 +161,12 @@ fn emit_job(e: &EmitArgs, choice: DeviceChoice, dtype: Precision) -> anyhow::Res
         image: &e.image,
     };
     let text = match e.engine {
-        Engine::Slurm => job.slurm(),
+        Engine::Slurm => {
+            // Slurm opens a task's output file before the script runs: the folder must exist.
+            let logs = out.join("logs");
+            std::fs::create_dir_all(&logs).map_err(|err| curlora::Error::write(&logs, err))?;
+            job.slurm()
+        }
         Engine::K8s => job.kubernetes(),
         Engine::Parallel => job.parallel(),
     };
@@ -237,6 +242,9 @@ fn run_cells(study: &Study, todo: &[usize], choice: DeviceChoice) -> anyhow::Res
     let dev = curlora::core::device::select(choice)?;
     eprintln!("device: {}", dev.description);
     let exp = Experiment::load(study.base.clone(), &dev.device.clone().autodiff())?;
+    for w in &exp.warnings {
+        eprintln!("warning: {w}");
+    }
     for t in &exp.tasks {
         eprintln!(
             "task {}: {} train / {} eval, {} classes, majority baseline {:.4}",

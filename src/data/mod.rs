@@ -346,6 +346,22 @@ mod tests {
         }
     }
 
+    /// Skip, prefix and balanced selection by hand: labels 1 1 0 1 0 0 1; balanced 4 after
+    /// skipping 1 takes the first two of each class (rows 1, 2, 3, 4) and passes 5 rows.
+    #[test]
+    fn select_skips_takes_and_balances_in_file_order() {
+        let labels = [1, 1, 0, 1, 0, 0, 1];
+        let (d, used) = ds(&labels, 2).select(1, Some(4), true).unwrap();
+        let got: Vec<usize> = d.examples.iter().map(|e| e.label).collect();
+        assert_eq!((got, used), (vec![1, 0, 1, 0], 5));
+        let (d, used) = ds(&labels, 2).select(2, Some(3), false).unwrap();
+        assert_eq!((d.len(), used), (3, 5));
+        let (d, used) = ds(&labels, 2).select(0, None, false).unwrap();
+        assert_eq!((d.len(), used), (7, 7));
+        let e = ds(&labels, 2).select(4, Some(4), true).unwrap_err();
+        assert!(e.contains("class 1") && e.contains("only 1"), "{e}");
+    }
+
     #[test]
     fn counts_baseline_take() {
         let d = ds(&[1, 0, 1, 1], 3);

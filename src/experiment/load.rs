@@ -18,6 +18,9 @@ pub struct Experiment {
     pub heldout: Vec<u32>,
     /// Malformed rows skipped per file (only with `skip_bad_rows`), with the first problem.
     pub skipped: Vec<(PathBuf, usize, Option<String>)>,
+    /// Caveats about the evaluation sets (a task evaluated on rows it trains on), printed by
+    /// the CLI and kept in the report's notes.
+    pub warnings: Vec<String>,
 }
 
 impl Experiment {
@@ -47,8 +50,9 @@ impl Experiment {
         };
         let mut tasks = Vec::new();
         let mut skipped = Vec::new();
+        let mut warnings = Vec::new();
         for t in &spec.tasks {
-            tasks.push(load_task(t, opts, &encoding, &mut skipped)?);
+            tasks.push(load_task(t, opts, &encoding, &mut skipped, &mut warnings)?);
         }
         let p = &spec.perplexity;
         let text = if p.wikitext_rule {
@@ -64,6 +68,7 @@ impl Experiment {
             tasks,
             heldout,
             skipped,
+            warnings,
         })
     }
 }
@@ -107,6 +112,7 @@ fn load_task(
     opts: LoadOptions,
     enc: &Encoding,
     skipped: &mut Vec<(PathBuf, usize, Option<String>)>,
+    warnings: &mut Vec<String>,
 ) -> Result<TaskData> {
     let (train, r1) = read_split(t, &t.train, opts, None)?;
     let (train, train_used) = train
@@ -118,13 +124,13 @@ fn load_task(
         .select(skip, t.eval_rows, t.balanced)
         .map_err(|e| Error::config(format!("task `{}`: evaluation rows: {e}", t.name)))?;
     if same_file(&t.train, &t.eval) && skip < train_used {
-        return Err(Error::config(format!(
-            "task `{}`: the evaluation rows are read from the training file {} from row {skip}, \
-             but training uses its first {train_used} rows: set `eval_skip` ≥ {train_used} so \
-             that evaluation is held out",
+        warnings.push(format!(
+            "task `{}`: evaluated on rows of its training file {} from row {skip}, while \
+             training reads its first {train_used} rows: its accuracy is (partly) training \
+             accuracy, not held out (set `eval_skip` ≥ {train_used} to hold the rows out)",
             t.name,
             t.train.display()
-        )));
+        ));
     }
     if eval.is_empty() {
         return Err(Error::config(format!(

@@ -256,6 +256,7 @@ impl Experiment {
                 .notes
                 .iter()
                 .cloned()
+                .chain(self.warnings.iter().cloned())
                 .chain(self.skipped.iter().map(|(p, n, first)| {
                     format!(
                         "{}: {n} malformed rows skipped (first: {})",

@@ -102,9 +102,17 @@ pub async fn predict_async(
     cfg: &TrainConfig,
 ) -> Result<Vec<usize>> {
     let device = model.lm.device();
-    let mut preds = Vec::with_capacity(data.len());
-    for chunk in data.chunks(cfg.eval_batch_size) {
-        let items: Vec<&Encoded> = chunk.iter().collect();
+    // Batches of similar lengths pad less: with last-real-token pooling a prediction does not
+    // depend on its batch, so the examples are batched in order of length (stable) and the
+    // predictions put back in data order. The reference's last-position pooling reads a pad
+    // token whose position depends on the batch, so there file order is kept.
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    if cfg.pooling == crate::model::head::Pooling::LastNonPad {
+        order.sort_by_key(|&i| data[i].ids.len());
+    }
+    let mut sorted_preds = Vec::with_capacity(data.len());
+    for chunk in order.chunks(cfg.eval_batch_size.max(1)) {
+        let items: Vec<&Encoded> = chunk.iter().map(|&i| &data[i]).collect();
         let batch = Batch::new(&items, pad_id, cfg.pooling, &device);
         let logits = model.forward(&batch);
         let [b, c] = logits.dims();
@@ -118,8 +126,12 @@ pub async fn predict_async(
                     (0, f32::NEG_INFINITY),
                     |acc, (k, &x)| if x > acc.1 { (k, x) } else { acc },
                 );
-            preds.push(best.0);
+            sorted_preds.push(best.0);
         }
+    }
+    let mut preds = vec![0; data.len()];
+    for (&i, p) in order.iter().zip(sorted_preds) {
+        preds[i] = p;
     }
     Ok(preds)
 }

@@ -20,5 +20,6 @@ pub use engine::{
     RunContext, RunOutcome, RunStatus, TaskData, TaskModel, TrainConfig, run_sequence,
     run_sequence_async,
 };
+pub use evaluate::predict;
 pub use events::{Event, EventSink, NoEvents};
 pub use schedule::Schedule;

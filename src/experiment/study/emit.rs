@@ -78,6 +78,7 @@ impl Job<'_> {
              # and merge when all tasks are done:\n\
              #   {merge}\n\
              # Each task reads its shard from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT;\n\
+             # `curlora study emit slurm` made the logs folder, which Slurm opens first.\n\
              # finished cells are skipped, so resubmitting the array resumes the study.\n\
              #SBATCH --job-name=curlora-{jobname}\n\
              #SBATCH --array=0-{last}\n\
