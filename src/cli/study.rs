@@ -46,6 +46,10 @@ pub struct StudyRun {
     /// List the cells (and which are finished) and exit.
     #[arg(long)]
     pub list: bool,
+    /// Train nothing: write study.json for this grid (and merge, with --merge), e.g. to see a
+    /// partial result while shards still run, or after growing the grid.
+    #[arg(long)]
+    pub no_run: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -229,7 +233,7 @@ fn run_study(a: &StudyRun, choice: DeviceChoice) -> anyhow::Result<()> {
         todo.len(),
         a.out.display()
     );
-    if !todo.is_empty() {
+    if !todo.is_empty() && !a.no_run {
         run_cells(&study, &todo, choice)?;
     }
     if a.merge {
