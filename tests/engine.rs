@@ -489,3 +489,30 @@ fn length_sorted_evaluation_predicts_as_one_example_at_a_time() {
         "a constant prediction would test nothing: {one:?}"
     );
 }
+
+/// A task evaluated on rows it trains on is flagged (in the report's notes); holding the rows
+/// out with `eval_skip` clears the flag, and balanced selection gives a 1/k majority baseline.
+#[test]
+fn evaluation_on_training_rows_is_flagged_and_eval_skip_holds_them_out() {
+    let device = Device::flex().autodiff();
+    let mut s = spec();
+    s.tasks.truncate(1);
+    let exp = Experiment::load(s.clone(), &device).unwrap();
+    assert_eq!(exp.warnings.len(), 1, "{:?}", exp.warnings);
+    assert!(exp.warnings[0].contains("`fruit`") && exp.warnings[0].contains("eval_skip"));
+    // 32 rows alternating no/yes: 8 balanced training rows are the first 8; evaluation takes
+    // 8 balanced rows after row 16.
+    s.tasks[0].train_rows = Some(8);
+    s.tasks[0].eval_skip = Some(16);
+    s.tasks[0].eval_rows = Some(8);
+    s.tasks[0].balanced = true;
+    let exp = Experiment::load(s, &device).unwrap();
+    assert!(exp.warnings.is_empty(), "{:?}", exp.warnings);
+    let t = &exp.tasks[0];
+    assert_eq!((t.train.len(), t.eval.len()), (8, 8));
+    assert!(
+        (t.majority_baseline - 1.0 / t.num_classes as f64).abs() < 1e-12,
+        "{}",
+        t.majority_baseline
+    );
+}

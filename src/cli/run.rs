@@ -9,7 +9,8 @@ use std::sync::atomic::AtomicBool;
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// A built-in experiment: default (the embedded tiny model and tasks; also what runs when
-    /// no --preset or --config is given), paper-gpt2, paper-gpt2-fixed or paper-mistral (Llama-family models).
+    /// no --preset or --config is given), paper-gpt2, paper-gpt2-fixed, paper-mistral or
+    /// smollm2-continual (Llama-family models).
     #[arg(long, conflicts_with = "config")]
     pub preset: Option<String>,
     /// An experiment file (TOML; `--print-config` shows the format).
