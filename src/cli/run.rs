@@ -108,17 +108,7 @@ fn spec(args: &RunArgs) -> anyhow::Result<ExperimentSpec> {
     if let Some(v) = &args.seeds {
         s.seeds = v.clone();
     }
-    for t in &mut s.tasks {
-        if let Some(e) = args.epochs {
-            t.epochs = e;
-        }
-        if let Some(n) = args.max_train {
-            t.train_rows = Some(t.train_rows.map_or(n, |r| r.min(n)));
-        }
-        if let Some(n) = args.max_eval {
-            t.eval_rows = Some(t.eval_rows.map_or(n, |r| r.min(n)));
-        }
-    }
+    s.limit_tasks(args.epochs, args.max_train, args.max_eval);
     if let Some(lr) = args.lr {
         s.train.lr = lr;
     }

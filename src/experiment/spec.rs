@@ -213,6 +213,27 @@ impl ExperimentSpec {
         toml::to_string_pretty(self).expect("serializable")
     }
 
+    /// Sets every task's epochs and caps its training and evaluation rows (`curlora run`'s and
+    /// a study's `epochs`, `max_train`, `max_eval`; a cap never raises a preset's own limit).
+    pub fn limit_tasks(
+        &mut self,
+        epochs: Option<usize>,
+        max_train: Option<usize>,
+        max_eval: Option<usize>,
+    ) {
+        for t in &mut self.tasks {
+            if let Some(e) = epochs {
+                t.epochs = e;
+            }
+            if let Some(n) = max_train {
+                t.train_rows = Some(t.train_rows.map_or(n, |r| r.min(n)));
+            }
+            if let Some(n) = max_eval {
+                t.eval_rows = Some(t.eval_rows.map_or(n, |r| r.min(n)));
+            }
+        }
+    }
+
     /// The adapter configurations of every run, in order (method × rank × seed; full
     /// fine-tuning and frozen once per seed, ranks do not apply).
     pub fn adapter_configs(&self) -> Vec<AdapterConfig> {

@@ -169,17 +169,7 @@ impl StudySpec {
         if let Some(v) = &self.seeds {
             s.seeds = v.clone();
         }
-        for t in &mut s.tasks {
-            if let Some(e) = self.epochs {
-                t.epochs = e;
-            }
-            if let Some(n) = self.max_train {
-                t.train_rows = Some(t.train_rows.map_or(n, |r| r.min(n)));
-            }
-            if let Some(n) = self.max_eval {
-                t.eval_rows = Some(t.eval_rows.map_or(n, |r| r.min(n)));
-            }
-        }
+        s.limit_tasks(self.epochs, self.max_train, self.max_eval);
         s.train.perplexity = s.perplexity.mode.clone();
         if s.methods.is_empty() || s.seeds.is_empty() {
             return Err(Error::format(file, "a study needs methods and seeds"));

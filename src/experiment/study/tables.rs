@@ -178,6 +178,7 @@ pub fn markdown(r: &StudyReport, combined: &Report) -> String {
             cell(&g.perplexity_change_percent, 1),
         );
     }
+    verdicts(&mut s, r);
     paper_tables(&mut s, r);
     let flagged: Vec<String> = r
         .groups
@@ -209,6 +210,51 @@ pub fn markdown(r: &StudyReport, combined: &Report) -> String {
         combined.runs.len()
     );
     s
+}
+
+/// How two intervals compare: what a reader may claim.
+fn compare(a: &Stat, b: &Stat) -> &'static str {
+    match (a.ci95, b.ci95) {
+        (Some([alo, _]), Some([_, bhi])) if alo > bhi => "higher",
+        (Some([_, ahi]), Some([blo, _])) if ahi < blo => "lower",
+        (Some(_), Some(_)) => "not distinguishable (intervals overlap)",
+        _ => "not testable (one seed)",
+    }
+}
+
+/// Each method against the head-only baseline, by the intervals: ACC, plasticity, and the
+/// perplexity change (the baseline's is 0: it does not touch the model).
+fn verdicts(s: &mut String, r: &StudyReport) {
+    let Some(frozen) = r
+        .groups
+        .iter()
+        .find(|g| g.method == crate::adapters::Method::Frozen)
+    else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "\n## Against the head-only baseline, by the 95% intervals\n\n| method | ACC vs head-only | plasticity vs head-only | perplexity change |\n|---|---|---|---|"
+    );
+    for g in r.groups.iter().filter(|g| g.method != frozen.method) {
+        let vs = |a: Option<Stat>, b: Option<Stat>| match (a, b) {
+            (Some(a), Some(b)) => compare(&a, &b),
+            _ => "–",
+        };
+        let ppl = match g.perplexity_change_percent.and_then(|p| p.ci95) {
+            Some([lo, _]) if lo > 0.0 => "rises (interval above 0)",
+            Some([_, hi]) if hi < 0.0 => "falls (interval below 0)",
+            Some(_) => "no change shown (interval covers 0)",
+            None => "not testable (one seed)",
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {ppl} |",
+            g.label,
+            vs(g.acc, frozen.acc),
+            vs(g.plasticity, frozen.plasticity)
+        );
+    }
 }
 
 /// The paper's tables: accuracy after each task, perplexity after each task.
