@@ -279,3 +279,95 @@ fn gguf_file_loads_directly_and_matches_transformers() {
     assert!((loss - g.loss).abs() <= 1e-4, "{loss} vs {}", g.loss);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// LoRA's gradients through a whole Llama (RoPE, grouped-query attention, the causal mask,
+/// RMSNorm, SwiGLU) against central finite differences of the same loss: a wrong backward
+/// anywhere on the path to q/k/v would make LoRA learn less (or more) than PyTorch's on the
+/// same rows. The loss is next-token cross-entropy of the golden input.
+#[test]
+fn lora_gradients_through_llama_match_finite_differences() {
+    use burn::tensor::activation::log_softmax;
+    let device = Device::flex().autodiff();
+    let g = golden_in("tiny-llama");
+    let ids = ids_tensor(&g.input_ids, &device);
+    let base = LanguageModel::load(&fixture("tiny-llama"), &device).unwrap();
+    let mut cfg = AdapterConfig::new(Method::Lora, 4, 3);
+    cfg.targets = vec!["q_proj".into(), "k_proj".into(), "v_proj".into()];
+    let (mut m, _) = base.with_adapters(&cfg).unwrap();
+    let mut rng = Rng::new(11);
+    for (_, layer) in m.modules_mut() {
+        if let Some(l) = layer.adapter_as_mut::<Lora>() {
+            let out = l.b.shape().dims::<2>()[1];
+            l.b = Param::from_tensor(random_tensor(&mut rng, [4, out], 0.3, &device));
+        }
+    }
+    let (b, t) = (g.input_ids.len(), g.input_ids[0].len());
+    let loss = |m: &LanguageModel| -> Tensor<1> {
+        let logits = m.logits(ids.clone());
+        let v = logits.dims()[2];
+        let lp = log_softmax(logits.narrow(1, 0, t - 1).reshape([b * (t - 1), v]), 1);
+        let next = ids.clone().narrow(1, 1, t - 1).reshape([b * (t - 1), 1]);
+        lp.gather(1, next).mean().neg()
+    };
+    let grads = loss(&m).backward();
+    let names: Vec<String> = m
+        .modules_mut()
+        .into_iter()
+        .filter(|(_, l)| l.adapter_as::<Lora>().is_some())
+        .map(|(n, _)| n)
+        .collect();
+    let mut checked = 0;
+    let mut largest = 0f64;
+    for name in names
+        .iter()
+        .filter(|n| n.contains("layers.0.") || n.contains("layers.1."))
+    {
+        for which in ["a", "b"] {
+            let (param, shape) = {
+                let mut mods = m.modules_mut();
+                let layer = &mut mods.iter_mut().find(|(n, _)| n == name).unwrap().1;
+                let l = layer.adapter_as::<Lora>().unwrap();
+                let p = if which == "a" { l.a.val() } else { l.b.val() };
+                (p.clone(), p.dims())
+            };
+            let analytic = to_vec(param.grad(&grads).unwrap().into());
+            let values = to_vec(param.clone().inner());
+            for k in [0, values.len() / 2, values.len() - 1] {
+                let h = 1e-2f32;
+                let mut at = |delta: f32| {
+                    let mut v = values.clone();
+                    v[k] += delta;
+                    let tensor = Tensor::<2>::from_data(TensorData::new(v, shape), &device);
+                    let mut mods = m.modules_mut();
+                    let layer = &mut mods.iter_mut().find(|(n, _)| n == name).unwrap().1;
+                    let l = layer.adapter_as_mut::<Lora>().unwrap();
+                    if which == "a" {
+                        l.a = Param::from_tensor(tensor);
+                    } else {
+                        l.b = Param::from_tensor(tensor);
+                    }
+                    drop(mods);
+                    f64::from(to_vec(loss(&m))[0])
+                };
+                let fd = (at(h) - at(-h)) / (2.0 * f64::from(h));
+                at(0.0);
+                let an = f64::from(analytic[k]);
+                largest = largest.max(an.abs());
+                assert!(
+                    (an - fd).abs() <= 1e-4 + 0.02 * fd.abs(),
+                    "{name}.{which}[{k}]: autodiff {an:.6e}, finite difference {fd:.6e}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(
+        checked,
+        2 * 3 * 2 * 3,
+        "q/k/v of two layers, A and B, three entries each"
+    );
+    assert!(
+        largest > 1e-2,
+        "gradients too small to test anything: {largest:e}"
+    );
+}
