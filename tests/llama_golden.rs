@@ -330,7 +330,7 @@ fn lora_gradients_through_llama_match_finite_differences() {
                 let p = if which == "a" { l.a.val() } else { l.b.val() };
                 (p.clone(), p.dims())
             };
-            let analytic = to_vec(param.grad(&grads).unwrap().into());
+            let analytic = to_vec(param.grad(&grads).unwrap());
             let values = to_vec(param.clone().inner());
             for k in [0, values.len() / 2, values.len() - 1] {
                 let h = 1e-2f32;
