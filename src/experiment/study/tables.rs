@@ -165,11 +165,15 @@ pub fn markdown(r: &StudyReport, combined: &Report) -> String {
         } else {
             format!("{} (+{} missing)", g.seeds.len(), g.missing_seeds.len())
         };
+        let params = if g.seeds.is_empty() {
+            "–".to_string()
+        } else {
+            g.trainable_params.to_string()
+        };
         let _ = writeln!(
             s,
-            "| {} | {seeds} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {seeds} | {params} | {} | {} | {} | {} | {} | {} |",
             g.label,
-            g.trainable_params,
             cell(&g.acc, 4),
             cell(&g.bwt, 4),
             cell(&g.forgetting, 4),
@@ -237,6 +241,10 @@ fn verdicts(s: &mut String, r: &StudyReport) {
         "\n## Against the head-only baseline, by the 95% intervals\n\n| method | ACC vs head-only | plasticity vs head-only | perplexity change |\n|---|---|---|---|"
     );
     for g in r.groups.iter().filter(|g| g.method != frozen.method) {
+        if g.seeds.is_empty() {
+            let _ = writeln!(s, "| {} | no finished cell | | |", g.label);
+            continue;
+        }
         let vs = |a: Option<Stat>, b: Option<Stat>| match (a, b) {
             (Some(a), Some(b)) => compare(&a, &b),
             _ => "–",
