@@ -27,6 +27,30 @@ pub fn print_events(
     }
 }
 
+/// What was loaded: the caveats about the data, and each task's sizes and majority baseline.
+pub fn describe(exp: &curlora::experiment::Experiment) {
+    for w in &exp.warnings {
+        eprintln!("warning: {w}");
+    }
+    for (path, n, first) in &exp.skipped {
+        eprintln!(
+            "warning: {}: skipped {n} malformed rows (first: {})",
+            path.display(),
+            first.as_deref().unwrap_or("?")
+        );
+    }
+    for t in &exp.tasks {
+        eprintln!(
+            "task {}: {} train / {} eval, {} classes, majority baseline {:.4}",
+            t.name,
+            t.train.len(),
+            t.eval.len(),
+            t.num_classes,
+            t.majority_baseline
+        );
+    }
+}
+
 /// Whether progress goes to a terminal (bars) or to a file or pipe (plain lines).
 pub fn interactive() -> bool {
     std::io::stderr().is_terminal()

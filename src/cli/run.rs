@@ -155,26 +155,7 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = curlora::core::device::select(choice)?;
     eprintln!("device: {}", dev.description);
     let exp = Experiment::load(spec, &dev.device.clone().autodiff())?;
-    for w in &exp.warnings {
-        eprintln!("warning: {w}");
-    }
-    for (path, n, first) in &exp.skipped {
-        eprintln!(
-            "warning: {}: skipped {n} malformed rows (first: {})",
-            path.display(),
-            first.as_deref().unwrap_or("?")
-        );
-    }
-    for t in &exp.tasks {
-        eprintln!(
-            "task {}: {} train / {} eval, {} classes, majority baseline {:.4}",
-            t.name,
-            t.train.len(),
-            t.eval.len(),
-            t.num_classes,
-            t.majority_baseline
-        );
-    }
+    super::progress::describe(&exp);
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let record = match &args.record {
         Some(p) => {

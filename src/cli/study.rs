@@ -246,19 +246,7 @@ fn run_cells(study: &Study, todo: &[usize], choice: DeviceChoice) -> anyhow::Res
     let dev = curlora::core::device::select(choice)?;
     eprintln!("device: {}", dev.description);
     let exp = Experiment::load(study.base.clone(), &dev.device.clone().autodiff())?;
-    for w in &exp.warnings {
-        eprintln!("warning: {w}");
-    }
-    for t in &exp.tasks {
-        eprintln!(
-            "task {}: {} train / {} eval, {} classes, majority baseline {:.4}",
-            t.name,
-            t.train.len(),
-            t.eval.len(),
-            t.num_classes,
-            t.majority_baseline
-        );
-    }
+    super::progress::describe(&exp);
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
