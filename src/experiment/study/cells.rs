@@ -9,7 +9,7 @@
 use super::grid::{Cell, StudySpec};
 use crate::core::error::{Error, Result};
 use crate::core::fsutil::write_atomic;
-use crate::experiment::report::{Report, RunReport};
+use crate::experiment::report::Report;
 use crate::experiment::{Experiment, ExperimentSpec};
 use crate::train::{EventSink, RunStatus};
 use serde::{Deserialize, Serialize};
@@ -212,20 +212,20 @@ pub fn read_study(dir: &Path) -> Result<StudyFile> {
     })
 }
 
-/// The finished run of cell `id`, or `None` when it has not finished.
-pub fn read_cell(dir: &Path, entry: &CellEntry) -> Result<Option<RunReport>> {
+/// The report of cell `id` (one run, its variant set), or `None` when it has not finished.
+pub fn read_cell(dir: &Path, entry: &CellEntry) -> Result<Option<Report>> {
     let path = dir.join("cells").join(&entry.id).join("report.json");
     if !path.is_file() {
         return Ok(None);
     }
     let text = crate::core::fsutil::read_to_string(&path)?;
-    let report: Report = serde_json::from_str(&text)
+    let mut report: Report = serde_json::from_str(&text)
         .map_err(|e| Error::format(&path, format!("invalid cell report: {e}")))?;
-    let mut run = report
+    let run = report
         .runs
-        .into_iter()
-        .next()
+        .first_mut()
         .ok_or_else(|| Error::format(&path, "a cell report with no run"))?;
     run.variant = entry.variant.clone();
-    Ok(Some(run))
+    report.runs.truncate(1);
+    Ok(Some(report))
 }

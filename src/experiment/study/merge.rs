@@ -95,14 +95,10 @@ pub fn merge(dir: &Path) -> Result<(StudyReport, Report)> {
     let mut first: Option<Report> = None;
     for entry in &study.cells {
         match read_cell(dir, entry)? {
-            Some(run) => {
+            Some(mut report) => {
+                let run = report.runs.remove(0);
                 if first.is_none() {
-                    let path = dir.join("cells").join(&entry.id).join("report.json");
-                    let text = crate::core::fsutil::read_to_string(&path)?;
-                    first = Some(
-                        serde_json::from_str(&text)
-                            .map_err(|e| Error::format(&path, format!("invalid report: {e}")))?,
-                    );
+                    first = Some(report);
                 }
                 runs.push((entry.id.clone(), run));
             }

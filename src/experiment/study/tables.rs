@@ -3,17 +3,8 @@
 
 use super::merge::{GroupSummary, StudyReport};
 use super::stats::Stat;
-use crate::experiment::report::Report;
+use crate::experiment::report::{Report, csv_field as field};
 use std::fmt::Write as _;
-
-/// RFC 4180 quoting when a field needs it.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
 
 /// A group's summary metrics, named as in the CSV header.
 fn metrics(g: &GroupSummary) -> Vec<(String, Option<Stat>)> {
