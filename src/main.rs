@@ -37,6 +37,11 @@ fn main() {
         Some(Command::Bench(a)) => cli::bench::run(a, cli.device),
         Some(Command::Study(a)) => cli::study::run(a, cli.device, cli.dtype),
         Some(Command::ImportGguf(a)) => cli::import_gguf::run(a),
+        Some(Command::Generate(a)) => cli::generate::run(a, cli.device),
+        Some(Command::Classify(a)) => cli::classify::run(a, cli.device),
+        Some(Command::ExportPeft(a)) => cli::peft::export(a, cli.device),
+        Some(Command::ImportPeft(a)) => cli::peft::import(a, cli.device),
+        Some(Command::Merge(a)) => cli::peft::merge(a, cli.device),
         Some(Command::App(a)) => cli::app::run(a),
         // The app on the embedded default: replays the recorded run at once and trains live
         // on request. Without a display (or without the `app` feature), the same experiment

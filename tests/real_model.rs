@@ -91,3 +91,39 @@ fn smollm2_from_gguf_matches_transformers_on_wgpu() {
         Err(e) => eprintln!("SKIPPED on wgpu: {e}"),
     }
 }
+
+/// Greedy generation with the KV cache equals transformers' `generate(do_sample=False)` on
+/// the same weights, token for token (`bench/smollm2_generate.py` →
+/// `tests/fixtures/smollm2/generate.json`).
+#[test]
+fn smollm2_greedy_generation_matches_transformers() {
+    let text = std::fs::read_to_string(common::fixture("smollm2/generate.json")).unwrap();
+    let g: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let device = Device::flex();
+    let lm = LanguageModel::load(&gguf(), &device).unwrap();
+    let tok = model::load_tokenizer(&model::lm::resolve(&gguf()).unwrap()).unwrap();
+    let prompt = model::encode(
+        &tok,
+        g["prompt"].as_str().unwrap(),
+        std::path::Path::new("prompt"),
+    )
+    .unwrap();
+    assert_eq!(prompt, ids_of(&g["prompt_ids"]), "prompt tokenization");
+    let want = ids_of(&g["tokens"]);
+    let eos = lm.eos_id();
+    let ended = want.last().copied() == eos;
+    let want = &want[..want.len() - usize::from(ended)];
+    let opts = model::generate::Options {
+        max_new_tokens: g["max_new_tokens"].as_u64().unwrap() as usize,
+        sampling: Default::default(),
+        ignore_eos: false,
+    };
+    let out = curlora::core::runtime::block_on(model::generate::generate(
+        &lm,
+        &prompt,
+        &opts,
+        &mut |_| {},
+    ))
+    .unwrap();
+    assert_eq!(out.tokens, want, "greedy tokens vs transformers");
+}

@@ -52,6 +52,15 @@ pub enum Snapshot {
     Norm(Tensor<1>),
 }
 
+/// An update in factored form, `ΔW = scale·P·Q` (see [`Adapter::low_rank`]).
+pub struct LowRank {
+    /// `[in, k]`.
+    pub p: Tensor<2>,
+    /// `[k, out]`.
+    pub q: Tensor<2>,
+    pub scale: f64,
+}
+
 /// A method as a type: its static description and how it attaches to one layer.
 pub trait Kind: Adapter + Module + Sized {
     /// The name in the CLI, URLs, experiment files and events (`curlora`); never change one.
@@ -95,6 +104,14 @@ pub trait Adapter {
 
     /// The dense update `ΔW` (`[in, out]`), for the materialized reference path.
     fn delta_weight(&self) -> Option<Tensor<2>> {
+        None
+    }
+
+    /// The update as exact low-rank factors `ΔW = s·P·Q` (`P: [in, k]`, `Q: [k, out]`) on this
+    /// layer's *current* base weight, for an export to PEFT's LoRA format. `None` where the
+    /// method has no such form (a full fine-tune) or rides on a base it replaced (PiSSA's
+    /// residual): those leave the tool through a merged model instead.
+    fn low_rank(&self) -> Option<LowRank> {
         None
     }
 

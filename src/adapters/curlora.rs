@@ -9,7 +9,7 @@
 //!
 //! [`CurPath`] picks how the product is evaluated; all three give the same values and gradients.
 
-use super::adapter::{Adapter, Attach, Kind, Snapshot};
+use super::adapter::{Adapter, Attach, Kind, LowRank, Snapshot};
 use super::cur::{self, CurSelection};
 use super::linear::{AdaptedLinear, Layout};
 use super::ablation::{self, CurSource};
@@ -187,6 +187,16 @@ impl Adapter for CurLora {
     fn delta_weight(&self) -> Option<Tensor<2>> {
         let dw = self.c.clone().matmul(self.u.val()).matmul(self.r.clone());
         Some(dw.mul_scalar(self.alpha))
+    }
+
+    /// `P = C·U`, `Q = R`, scale α: rank r, exactly the update (PEFT's LoRA of rank r).
+    fn low_rank(&self) -> Option<LowRank> {
+        let c = crate::core::dtype::to_f32(self.c.clone());
+        Some(LowRank {
+            p: c.matmul(self.u.val()),
+            q: crate::core::dtype::to_f32(self.r.clone()),
+            scale: self.alpha,
+        })
     }
 
     fn trainable_params(&self) -> usize {

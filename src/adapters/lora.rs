@@ -5,7 +5,7 @@
 //! parameters.
 
 use super::AdapterConfig;
-use super::adapter::{Adapter, Attach, Kind, Snapshot};
+use super::adapter::{Adapter, Attach, Kind, LowRank, Snapshot};
 use super::cur::{self, CurSelection};
 use super::linear::AdaptedLinear;
 use crate::core::error::Result;
@@ -106,6 +106,14 @@ impl Adapter for Lora {
 
     fn delta_weight(&self) -> Option<Tensor<2>> {
         Some(self.a.val().matmul(self.b.val()).mul_scalar(self.scale))
+    }
+
+    fn low_rank(&self) -> Option<LowRank> {
+        Some(LowRank {
+            p: self.a.val(),
+            q: self.b.val(),
+            scale: self.scale,
+        })
     }
 
     fn trainable_params(&self) -> usize {

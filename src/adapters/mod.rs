@@ -17,7 +17,7 @@ pub mod weight_read;
 pub use self::curlora::CurPath;
 pub use self::lora::LoraScaling;
 pub use ablation::{CurSource, UInit};
-pub use adapter::{Adapter, Attach, Kind, Snapshot};
+pub use adapter::{Adapter, Attach, Kind, LowRank, Snapshot};
 pub use cur::{CurSelection, SelectionConfig, SelectionMode};
 pub use linear::AdaptedLinear;
 pub use methods::Registered;

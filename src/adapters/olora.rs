@@ -125,6 +125,16 @@ impl Adapter for OLora {
             .reduce(|x, y| x.add(y))
     }
 
+    /// Every task's LoRA side by side: `P = [A_1 … A_t]`, `Q = [B_1; …; B_t]` (rank t·r).
+    fn low_rank(&self) -> Option<super::LowRank> {
+        let (ps, qs): (Vec<_>, Vec<_>) = self.pairs().unzip();
+        Some(super::LowRank {
+            p: Tensor::cat(ps, 1),
+            q: Tensor::cat(qs, 0),
+            scale: self.scale,
+        })
+    }
+
     fn trainable_params(&self) -> usize {
         let [n_in, r] = self.a.shape().dims::<2>();
         let [_, n_out] = self.b.shape().dims::<2>();

@@ -29,6 +29,7 @@ pub mod shell;
 pub mod source;
 pub mod state;
 pub mod transport;
+pub mod try_it;
 pub mod views;
 
 pub use frames::{Clock, FrameStats};

@@ -53,11 +53,28 @@ impl CurloraApp {
         }
     }
 
+    /// The base model of what is shown: the live run's, else the embedded one (the recording's).
+    fn model_dir(&self) -> Option<std::path::PathBuf> {
+        match (&self.source, &self.setup.model) {
+            (Source::Live(_), Some(m)) => Some(m.clone()),
+            _ => {
+                // Materializing compares every embedded file: once per process.
+                static EMBEDDED: std::sync::OnceLock<Option<std::path::PathBuf>> =
+                    std::sync::OnceLock::new();
+                EMBEDDED
+                    .get_or_init(|| crate::core::embedded::materialize().ok())
+                    .as_ref()
+                    .map(|d| d.join("model"))
+            }
+        }
+    }
+
     /// The current view: its "What am I looking at?" line, then the view.
     fn view(&mut self, ui: &mut egui::Ui) {
         let ctx = ViewContext {
             session: &self.session,
             gpu: self.gpu.as_ref(),
+            model_dir: self.model_dir(),
         };
         if let Some(view) = self.views.get_mut(self.tab.index()) {
             ui.label(view.about());

@@ -62,6 +62,9 @@ pub struct RunView {
     pub alpha: f64,
     /// Size of the saved adapter file (live runs, once saved).
     pub adapter_file_bytes: Option<u64>,
+    /// The adapter and heads at the end of each task, as adapter-file bytes (the Try-it
+    /// panel's models); recordings made before they were sent have none.
+    pub checkpoints: Vec<std::sync::Arc<Vec<u8>>>,
     pub device: String,
 }
 
@@ -128,6 +131,7 @@ impl Session {
                     step_clock: None,
                     alpha: *alpha,
                     adapter_file_bytes: None,
+                    checkpoints: Vec::new(),
                     device: device.clone(),
                 };
                 while self.runs.len() <= *run {
@@ -203,6 +207,14 @@ impl Session {
                         run.curves.push((*global_step, *task, *accuracy));
                     }
                     Event::RunEnd { metrics, .. } => run.metrics = Some(*metrics),
+                    Event::Checkpoint {
+                        after_task,
+                        adapter,
+                        ..
+                    } => {
+                        run.checkpoints.truncate(*after_task);
+                        run.checkpoints.push(adapter.clone());
+                    }
                     Event::Error { message, .. } => run.error = Some(message.clone()),
                     Event::Control {
                         global_step,
@@ -227,6 +239,7 @@ fn run_of(e: &Event) -> Option<usize> {
         | Event::Eval { run, .. }
         | Event::Progress { run, .. }
         | Event::TaskEnd { run, .. }
+        | Event::Checkpoint { run, .. }
         | Event::RunEnd { run, .. }
         | Event::Control { run, .. }
         | Event::Error { run, .. } => *run,

@@ -4,7 +4,8 @@
 
 use super::heatmap::GpuColors;
 use super::state::Session;
-use super::{accuracy, adapters, metrics_card, perplexity, selection};
+use super::{accuracy, adapters, metrics_card, perplexity, selection, try_it};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// Every view, in tab order. Adding a view: one line here (and its file).
@@ -15,6 +16,7 @@ pub fn all() -> Vec<Box<dyn View>> {
         Box::new(adapters::Adapters::default()),
         Box::new(selection::Selection),
         Box::new(metrics_card::MetricsCard),
+        Box::new(try_it::TryIt::default()),
     ]
 }
 
@@ -37,6 +39,8 @@ pub struct ViewContext<'a> {
     /// Colouring on the GPU that also draws, when training shares the renderer's wgpu device
     /// (native only); `None` colours on the CPU.
     pub gpu: Option<&'a GpuColors>,
+    /// The base model the runs were trained on (the Try-it panel loads it).
+    pub model_dir: Option<PathBuf>,
 }
 
 /// A view by its place in [`all`]: what the app, the CLI and the link store.

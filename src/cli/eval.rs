@@ -1,5 +1,5 @@
 use curlora::core::device::DeviceChoice;
-use curlora::model::{self, LanguageModel};
+use curlora::model;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -7,6 +7,9 @@ pub struct EvalArgs {
     /// HF model folder (config.json, model.safetensors or shards, tokenizer.json) or a .gguf file.
     #[arg(long)]
     pub model: PathBuf,
+    /// An adapter file to apply (trained on this base: refused otherwise).
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
     /// Text file, tokenized as is.
     #[arg(long)]
     pub text: PathBuf,
@@ -25,9 +28,15 @@ pub struct EvalArgs {
 pub fn run(args: &EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     let dev = curlora::core::device::select(choice)?;
     let started = std::time::Instant::now();
-    let model = LanguageModel::load(&args.model, &dev.device)?;
+    let a = super::adapted::load(
+        &super::adapted::ModelArgs {
+            model: args.model.clone(),
+            adapter: args.adapter.clone(),
+        },
+        &dev.device,
+    )?;
+    let (model, tokenizer) = (a.model, a.tokenizer);
     let load_seconds = started.elapsed().as_secs_f64();
-    let tokenizer = model::load_tokenizer(&model::lm::resolve(&args.model)?)?;
     let text = if args.wikitext {
         curlora::data::read_wikitext_reference(&args.text)?
     } else {
@@ -41,6 +50,13 @@ pub fn run(args: &EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         v["load_seconds"] = serde_json::json!(load_seconds);
         v["peak_rss_bytes"] = serde_json::json!(rss);
         v["architecture"] = serde_json::json!(model.arch());
+        if let Some((meta, _)) = &a.adapter {
+            v["adapter"] = serde_json::json!({
+                "path": args.adapter,
+                "method": meta.config.method.name(),
+                "rank": meta.config.rank,
+            });
+        }
         println!("{v}");
     } else {
         println!("device: {}", dev.description);
@@ -51,6 +67,14 @@ pub fn run(args: &EvalArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         );
         if let Some(b) = rss {
             println!("peak memory (RSS): {:.1} MiB", b as f64 / 1048576.0);
+        }
+        if let Some((meta, _)) = &a.adapter {
+            println!(
+                "adapter: {} ({} r = {})",
+                args.adapter.as_ref().expect("loaded").display(),
+                meta.config.method.label(),
+                meta.config.rank
+            );
         }
         println!("tokens: {}", r.tokens);
         println!("loss: {:.6}", r.loss);

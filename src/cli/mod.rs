@@ -1,10 +1,14 @@
 //! The `curlora` command line: thin consumers of the library.
 
+pub mod adapted;
 pub mod app;
 pub mod bench;
+pub mod classify;
 pub mod eval;
+pub mod generate;
 pub mod import_gguf;
 pub mod info;
+pub mod peft;
 pub mod pretrain;
 pub mod progress;
 pub mod run;
@@ -60,6 +64,17 @@ pub enum Command {
     /// A grid of runs (methods × ranks × seeds × ablations) that resumes, shards onto Slurm,
     /// Kubernetes or GNU parallel (`study emit`), and merges into one report (`study merge`).
     Study(study::StudyArgs),
+    /// Continue a prompt with a model, adapted or not (greedy by default, KV-cached, streamed).
+    Generate(generate::GenerateArgs),
+    /// Each task head's label and class probabilities for a text or a CSV column.
+    Classify(classify::ClassifyArgs),
+    /// Write an adapter as a PEFT LoRA folder (exact: CURLoRA's C·U·R is a rank-r LoRA), task
+    /// heads beside it, for transformers + peft.
+    ExportPeft(peft::ExportPeftArgs),
+    /// Read a LoRA adapter made by HF PEFT into a curlora adapter file.
+    ImportPeft(peft::ImportPeftArgs),
+    /// Write an HF model folder with the adapter merged into the weights (W + ΔW).
+    Merge(peft::MergeArgs),
     /// Time a training step of each method on GPT-2 shapes, side by side (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
 }

@@ -13,6 +13,7 @@
 //! * [`generic`]: CSV, TSV or JSONL with user-chosen columns.
 //! * [`text`]: raw text and the WikiText reference join used for perplexity.
 
+mod column;
 mod csv;
 pub mod generic;
 pub mod glue;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use crate::core::error::{Error, Result};
 
+pub use column::read_column;
 pub use generic::{Column, GenericSpec, TableFormat, read_generic};
 pub use glue::{read_mrpc, read_sst2};
 pub use sentiment140::{Sentiment140Labels, read_sentiment140};

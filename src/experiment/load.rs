@@ -151,6 +151,11 @@ fn load_task(
         train: encode(&train)?,
         eval: encode(&eval)?,
         num_classes: train.num_classes.max(eval.num_classes),
+        label_names: if eval.label_names.len() > train.label_names.len() {
+            eval.label_names.clone()
+        } else {
+            train.label_names.clone()
+        },
         majority_baseline: eval.majority_baseline(),
         epochs: t.epochs,
         schedule: t.schedule.clone(),

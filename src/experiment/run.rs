@@ -226,12 +226,19 @@ impl Experiment {
             .zip(&outcome.heads)
             .map(|(t, h)| (t.name.clone(), h.clone()))
             .collect();
-        let bytes = crate::model::store::save(
+        let info = crate::model::store::HeadsInfo {
+            labels: self.tasks.iter().map(|t| t.label_names.clone()).collect(),
+            pooling: self.spec.train.pooling,
+            max_len: self.spec.max_len,
+            pair_separator: self.spec.pair_separator.clone(),
+        };
+        let bytes = crate::model::store::save_with_info(
             &dir.join(name),
             &outcome.model,
             cfg,
             self.base.weights_hash(),
             &heads,
+            Some(&info),
         )?;
         Ok(bytes as u64)
     }

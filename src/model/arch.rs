@@ -47,6 +47,13 @@ pub trait Architecture {
     /// padding (0), `[B, T]`; padded keys are masked out of attention.
     fn hidden(&self, ids: Tensor<2, Int>, keep: Option<Tensor<2>>) -> Tensor<3>;
 
+    /// [`hidden`](Self::hidden) of `ids` continuing what `cache` holds (positions `len..len+T`,
+    /// no padding), appending this pass's keys and values to it: incremental decoding.
+    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut super::KvCache) -> Tensor<3>;
+
+    /// The id that ends a generated text, if the config names one.
+    fn eos_id(&self) -> Option<u32>;
+
     /// LM logits for hidden states: `[B, T, D]` → `[B, T, vocab]`.
     fn lm_logits(&self, hidden: Tensor<3>) -> Tensor<3>;
 
@@ -76,6 +83,10 @@ pub trait Architecture {
     fn weights_hash(&self) -> &str;
 
     fn set_weights_hash(&mut self, hash: String);
+
+    /// What transformers' `…ForCausalLM` puts before a module path (`transformer.` for GPT-2,
+    /// `model.` for Llama): PEFT's keys and merged checkpoints name modules with it.
+    fn hf_prefix(&self) -> &'static str;
 
     /// Short architecture name for reports (`gpt2`, `llama`, `mistral`).
     fn arch(&self) -> &'static str;

@@ -183,6 +183,11 @@ impl LanguageModel {
         Self::load_family(family(&dir)?, &dir, device)
     }
 
+    /// What transformers puts before a module path (`transformer.`, `model.`).
+    pub fn hf_prefix(&self) -> &'static str {
+        self.architecture().hf_prefix()
+    }
+
     /// Short architecture name for reports.
     pub fn arch(&self) -> &'static str {
         self.architecture().arch()
@@ -190,6 +195,16 @@ impl LanguageModel {
 
     pub fn hidden(&self, ids: Tensor<2, Int>, keep: Option<Tensor<2>>) -> Tensor<3> {
         self.architecture().hidden(ids, keep)
+    }
+
+    /// Hidden states of `ids` after what `cache` holds, extending it (incremental decoding).
+    pub fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut super::KvCache) -> Tensor<3> {
+        self.architecture().hidden_cached(ids, cache)
+    }
+
+    /// The id that ends a generated text, if the config names one.
+    pub fn eos_id(&self) -> Option<u32> {
+        self.architecture().eos_id()
     }
 
     pub fn lm_logits(&self, hidden: Tensor<3>) -> Tensor<3> {

@@ -9,15 +9,20 @@
 
 pub mod arch;
 pub mod attach;
+pub mod cache;
+pub mod generate;
 pub mod gguf;
 pub mod gpt2;
 pub mod head;
 pub mod llama;
 pub mod lm;
+pub mod merge;
+pub mod peft;
 pub mod store;
 pub mod weights;
 
 pub use arch::{Architecture, Selections};
+pub use cache::KvCache;
 pub use gpt2::{Gpt2, Gpt2Config};
 pub use head::{Head, Pooling};
 pub use llama::{Llama, LlamaConfig};
@@ -93,10 +98,13 @@ const MASKED: f32 = -1e9;
 /// The same in f16, whose largest finite magnitude is 65,504.
 const MASKED_F16: f32 = -3e4;
 
-/// Additive attention mask `[B or 1, 1, T, T]`: causal (query `i` sees keys `j ≤ i`, and only
-/// `j > i - window` with a sliding window), plus padded keys when `keep` is given.
-pub(crate) fn attention_mask(
+/// Additive attention mask `[B or 1, 1, t, past + t]` for `t` new queries after `past` cached
+/// positions (query `i` is position `past + i`): causal (a query sees keys `j ≤ i`, and only
+/// `j > i - window` with a sliding window), plus padded keys when `keep` is given (only for a
+/// pass without a cache).
+pub(crate) fn attention_mask_at(
     t: usize,
+    past: usize,
     keep: Option<burn::tensor::Tensor<2>>,
     window: Option<usize>,
     device: &burn::tensor::Device,
@@ -117,22 +125,27 @@ pub(crate) fn attention_mask(
     } else {
         MASKED
     };
-    let mut causal = vec![0f32; t * t];
-    for i in 0..t {
-        for j in 0..t {
+    let keys = past + t;
+    let mut causal = vec![0f32; t * keys];
+    for q in 0..t {
+        let i = past + q;
+        for j in 0..keys {
             let future = j > i;
             let too_far = window.is_some_and(|w| i >= j + w);
             if future || too_far {
-                causal[i * t + j] = future_value;
+                causal[q * keys + j] = future_value;
             }
         }
     }
-    let causal =
-        burn::tensor::Tensor::<2>::from_data(burn::tensor::TensorData::new(causal, [t, t]), device)
-            .reshape([1, 1, t, t]);
+    let causal = burn::tensor::Tensor::<2>::from_data(
+        burn::tensor::TensorData::new(causal, [t, keys]),
+        device,
+    )
+    .reshape([1, 1, t, keys]);
     match keep {
         None => causal,
         Some(keep) => {
+            assert_eq!(past, 0, "padding masks are for passes without a cache");
             let [b, _] = keep.dims();
             let pad = keep
                 .neg()

@@ -9,7 +9,6 @@
 
 use super::LanguageModel;
 use super::head::Head;
-use super::weights::host;
 use crate::adapters::AdapterConfig;
 use crate::core::error::{Error, Result};
 use crate::core::fsutil::write_atomic;
@@ -35,6 +34,23 @@ pub struct AdapterMeta {
     /// task starts up to it (O-LoRA keeps one LoRA per task).
     #[serde(default)]
     pub task: usize,
+    /// What classifying new text with the heads needs (absent in files from before it was
+    /// saved: `classify` then names the classes by number).
+    #[serde(default)]
+    pub heads_info: Option<HeadsInfo>,
+}
+
+/// How the heads read text: the encoding the run used and the names of each head's classes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeadsInfo {
+    /// Class names of each head, in head order.
+    pub labels: Vec<Vec<String>>,
+    /// Which position's hidden state feeds the heads.
+    pub pooling: super::head::Pooling,
+    /// Tokens per example (longer ones are cut, as in training).
+    pub max_len: usize,
+    /// How a sentence pair was joined (`None`: concatenated).
+    pub pair_separator: Option<String>,
 }
 
 fn bytes(v: &[f32]) -> Vec<u8> {
@@ -49,17 +65,59 @@ pub fn save(
     base_hash: &str,
     heads: &[(String, Head)],
 ) -> Result<usize> {
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    save_with_info(path, model, config, base_hash, heads, None)
+}
+
+/// [`save`] with what classifying with the heads needs (label names, encoding).
+pub fn save_with_info(
+    path: &Path,
+    model: &LanguageModel,
+    config: &AdapterConfig,
+    base_hash: &str,
+    heads: &[(String, Head)],
+    heads_info: Option<&HeadsInfo>,
+) -> Result<usize> {
+    let out = to_bytes(model, config, base_hash, heads, heads_info)?;
+    write_atomic(path, &out)?;
+    Ok(out.len())
+}
+
+/// The bytes of an adapter file (what [`save_with_info`] writes).
+pub fn to_bytes(
+    model: &LanguageModel,
+    config: &AdapterConfig,
+    base_hash: &str,
+    heads: &[(String, Head)],
+    heads_info: Option<&HeadsInfo>,
+) -> Result<Vec<u8>> {
+    crate::core::runtime::block_on(to_bytes_async(model, config, base_hash, heads, heads_info))
+}
+
+/// [`to_bytes`] with asynchronous reads (WebGPU): the task-boundary snapshots the engine
+/// emits, which the app's Try-it panel loads back with [`load_bytes`].
+pub async fn to_bytes_async(
+    model: &LanguageModel,
+    config: &AdapterConfig,
+    base_hash: &str,
+    heads: &[(String, Head)],
+    heads_info: Option<&HeadsInfo>,
+) -> Result<Vec<u8>> {
+    let mut handles: Vec<(String, Tensor<2>)> = Vec::new();
     let mut indices = BTreeMap::new();
     for (name, layer) in model.modules() {
         let adapter = layer.adapter.get();
         for (suffix, p) in adapter.tensors() {
-            let (s, v) = host(p.val());
-            tensors.push((format!("{name}.{suffix}"), s, bytes(&v)));
+            handles.push((format!("{name}.{suffix}"), p.val()));
         }
         if let Some((cols, rows)) = adapter.indices() {
             indices.insert(name.clone(), (cols.to_vec(), rows.to_vec()));
         }
+    }
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, t) in handles {
+        let shape = t.dims().to_vec();
+        let v = crate::core::runtime::read_f32(t).await?;
+        tensors.push((name, shape, bytes(&v)));
     }
     if config.method.trains_base() {
         for (name, s, v) in model.named_tensors() {
@@ -67,10 +125,12 @@ pub fn save(
         }
     }
     for (i, (_, h)) in heads.iter().enumerate() {
-        let (s, v) = host(h.weight.val());
-        tensors.push((format!("head.{i}.weight"), s, bytes(&v)));
+        let w = h.weight.val();
+        let shape = w.dims().to_vec();
+        let v = crate::core::runtime::read_f32(w).await?;
+        tensors.push((format!("head.{i}.weight"), shape, bytes(&v)));
         let n = h.classes();
-        let (_, v) = host(h.bias.val().reshape([1, n]));
+        let v = crate::core::runtime::read_f32(h.bias.val()).await?;
         tensors.push((format!("head.{i}.bias"), vec![n], bytes(&v)));
     }
     let meta = AdapterMeta {
@@ -85,6 +145,7 @@ pub fn save(
             .map(|(_, l)| l.adapter.get().task())
             .max()
             .unwrap_or(0),
+        heads_info: heads_info.cloned(),
     };
     let views: Vec<(String, TensorView)> = tensors
         .iter()
@@ -100,10 +161,8 @@ pub fn save(
         "curlora".to_string(),
         serde_json::to_string(&meta).expect("serializable"),
     );
-    let out = safetensors::serialize(views, Some(md))
-        .map_err(|e| Error::format(path, format!("cannot serialize adapter: {e}")))?;
-    write_atomic(path, &out)?;
-    Ok(out.len())
+    safetensors::serialize(views, Some(md))
+        .map_err(|e| Error::config(format!("cannot serialize the adapter: {e}")))
 }
 
 /// A loaded adapter: the model with it attached, and its heads.
@@ -116,7 +175,13 @@ pub struct Loaded {
 /// Reads the metadata of an adapter file.
 pub fn read_meta(path: &Path) -> Result<(Vec<u8>, AdapterMeta)> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let (_, header) = SafeTensors::read_metadata(&data)
+    let meta = meta_of(&data, path)?;
+    Ok((data, meta))
+}
+
+/// The metadata in adapter-file bytes (`path` names them in errors).
+fn meta_of(data: &[u8], path: &Path) -> Result<AdapterMeta> {
+    let (_, header) = SafeTensors::read_metadata(data)
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
     let raw = header
         .metadata()
@@ -134,12 +199,23 @@ pub fn read_meta(path: &Path) -> Result<(Vec<u8>, AdapterMeta)> {
             ),
         ));
     }
-    Ok((data, meta))
+    Ok(meta)
 }
 
 /// Attaches the adapter in `path` to `base` (whose weights hash to `base_hash`).
 pub fn load(path: &Path, base: LanguageModel, base_hash: &str) -> Result<Loaded> {
-    let (data, meta) = read_meta(path)?;
+    let (data, _) = read_meta(path)?;
+    load_bytes(&data, path, base, base_hash)
+}
+
+/// [`load`] from the file's bytes (`path` names them in errors).
+pub fn load_bytes(
+    data: &[u8],
+    path: &Path,
+    base: LanguageModel,
+    base_hash: &str,
+) -> Result<Loaded> {
+    let meta = meta_of(data, path)?;
     if meta.base_hash != base_hash {
         return Err(Error::format(
             path,
@@ -151,7 +227,7 @@ pub fn load(path: &Path, base: LanguageModel, base_hash: &str) -> Result<Loaded>
             ),
         ));
     }
-    let st = SafeTensors::deserialize(&data)
+    let st = SafeTensors::deserialize(data)
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
     let device = base.device();
     let read = |key: &str, shape: &[usize]| -> Result<Tensor<2>> {

@@ -195,6 +195,12 @@ impl Checkpoint {
         f.tensors().tensor(key).ok().map(|v| v.shape().to_vec())
     }
 
+    /// The stored dtype of tensor `key`, if present.
+    pub fn dtype(&self, key: &str) -> Option<Dtype> {
+        let f = &self.files[*self.index.get(key)?];
+        f.tensors().tensor(key).ok().map(|v| v.dtype())
+    }
+
     /// Reads tensor `key` as f32 (from F32, F16, BF16 or F64), checking its shape.
     pub fn read_f32(&self, key: &str, expected_shape: &[usize]) -> Result<Vec<f32>> {
         let Some(&i) = self.index.get(key) else {

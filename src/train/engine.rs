@@ -192,6 +192,7 @@ async fn finish_task(
     trace.heads.push(model.head);
     let lm = model.lm;
     let valid_lm = lm.valid();
+    checkpoint(r, trace, ti, &valid_lm).await?;
     evaluate::after_task(r, trace, ti, &valid_lm).await?;
     let ppl = r.cfg.perplexity.evaluate_async(&valid_lm, heldout).await?;
     trace.perplexity(r, Some(ti), ppl.perplexity);
@@ -200,6 +201,42 @@ async fn finish_task(
         task: ti,
     });
     Ok(lm)
+}
+
+/// Emits the adapter and the heads so far as an adapter file's bytes ([`Event::Checkpoint`]).
+async fn checkpoint(r: &Run<'_>, trace: &Trace, ti: usize, lm: &LanguageModel) -> Result<()> {
+    if r.adapter.method.trains_base() {
+        return Ok(());
+    }
+    let heads: Vec<(String, Head)> = r
+        .tasks
+        .iter()
+        .zip(&trace.heads)
+        .map(|(t, h)| (t.name.clone(), h.valid()))
+        .collect();
+    let info = crate::model::store::HeadsInfo {
+        labels: r.tasks.iter().map(|t| t.label_names.clone()).collect(),
+        pooling: r.cfg.pooling,
+        // The engine sees encoded examples only: their longest is the cut training used
+        // whenever any example reached it.
+        max_len: r
+            .tasks
+            .iter()
+            .flat_map(|t| t.train.iter().chain(&t.eval))
+            .map(|e| e.ids.len())
+            .max()
+            .unwrap_or(1),
+        pair_separator: None,
+    };
+    let bytes =
+        crate::model::store::to_bytes_async(lm, r.adapter, lm.weights_hash(), &heads, Some(&info))
+            .await?;
+    r.emit(Event::Checkpoint {
+        run: r.ctx.run,
+        after_task: ti,
+        adapter: std::sync::Arc::new(bytes),
+    });
+    Ok(())
 }
 
 /// Waits for the run's turn under live control and applies what was asked since the last

@@ -84,6 +84,16 @@ pub enum Event {
         run: usize,
         task: usize,
     },
+    /// The adapter and every head so far at the end of task `after_task`, as an adapter file's
+    /// bytes ([`crate::model::store::to_bytes`]): kilobytes for CURLoRA. The app's Try-it
+    /// panel rebuilds each method's model at each task boundary from these, live and in a
+    /// replayed recording. Not sent for methods that train every weight (megabytes each).
+    Checkpoint {
+        run: usize,
+        after_task: usize,
+        #[serde(with = "base64_bytes")]
+        adapter: std::sync::Arc<Vec<u8>>,
+    },
     RunEnd {
         run: usize,
         metrics: ContinualSummary,
@@ -99,6 +109,26 @@ pub enum Event {
         run: usize,
         message: String,
     },
+}
+
+/// Bytes as one base64 string in JSON (a third larger than the bytes; a number array is 3–4×).
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(v: &Arc<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v.as_slice()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Vec<u8>>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map(Arc::new)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// A small picture of a weight matrix in the orientation selection used (`CurSelection::shape`,

@@ -3,6 +3,7 @@
 
 mod adapter_state;
 pub mod batch;
+pub mod classify;
 pub mod control;
 pub mod engine;
 mod evaluate;

@@ -23,6 +23,8 @@ pub struct TaskData {
     pub train: Vec<Encoded>,
     pub eval: Vec<Encoded>,
     pub num_classes: usize,
+    /// `label_names[id]` names class `id` (`num_classes` long).
+    pub label_names: Vec<String>,
     /// Accuracy of always predicting the eval split's most frequent class.
     pub majority_baseline: f64,
     pub epochs: usize,

@@ -17,6 +17,7 @@ mod load;
 pub use config::{Activation, Gpt2Config};
 
 use super::arch::Architecture;
+use super::cache::KvCache;
 use super::weights::Checkpoint;
 use crate::adapters::{AdaptedLinear, AdapterConfig};
 use crate::core::dtype;
@@ -73,8 +74,14 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// `x: [B, T, D]`, `mask`: additive `[B or 1, 1, T, T]`.
-    pub fn forward(&self, x: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
+    /// `x: [B, T, D]`, `mask`: additive `[B or 1, 1, T, past + T]`; with a cache, this pass's
+    /// keys and values are appended to layer `i`'s and attention reads them all.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        mask: Tensor<4>,
+        cache: Option<(&mut KvCache, usize)>,
+    ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let h = self.n_head;
         let hd = d / h;
@@ -89,6 +96,10 @@ impl Attention {
                 .swap_dims(1, 2)
         };
         let (q, k, v) = (split(0), split(1), split(2));
+        let (k, v) = match cache {
+            Some((c, i)) => c.extend(i, k, v),
+            None => (k, v),
+        };
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .mul_scalar(1.0 / (hd as f64).sqrt())
@@ -172,39 +183,11 @@ impl Architecture for Gpt2 {
     /// `keep` marks real tokens (1) and padding (0), `[B, T]`; padded keys are masked out of
     /// attention. Positions are 0..T (right padding, as HF GPT-2).
     fn hidden(&self, ids: Tensor<2, Int>, keep: Option<Tensor<2>>) -> Tensor<3> {
-        let [b, t] = ids.dims();
-        let device = ids.device();
-        let d = self.config.n_embd;
-        assert!(
-            t <= self.config.n_positions,
-            "sequence of {t} tokens exceeds n_positions = {}",
-            self.config.n_positions
-        );
-        let tok = self
-            .wte
-            .val()
-            .select(0, ids.reshape([b * t]))
-            .reshape([b, t, d]);
-        let pos = self.wpe.val().narrow(0, 0, t).unsqueeze::<3>();
-        let mut x = tok.add(pos);
-        let mask = super::attention_mask(t, keep, None, &device);
-        let act = self.config.activation().expect("validated");
-        for block in &self.blocks {
-            x = x.clone().add(
-                block
-                    .attn
-                    .forward(block.ln_1.forward(x.clone()), mask.clone()),
-            );
-            let h = block.ln_2.forward(x.clone());
-            let inner = block.mlp.c_fc.forward(h.reshape([b * t, d]));
-            let inner = match act {
-                Activation::GeluTanh => gelu_tanh(inner),
-                Activation::Gelu => gelu(inner),
-                Activation::Relu => relu(inner),
-            };
-            x = x.add(block.mlp.c_proj.forward(inner).reshape([b, t, d]));
-        }
-        self.ln_f.forward(x)
+        self.forward(ids, keep, None)
+    }
+
+    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        self.forward(ids, None, Some(cache))
     }
 
     /// LM logits for hidden states: `[B, T, D]` → `[B, T, vocab]`.
@@ -289,6 +272,10 @@ impl Architecture for Gpt2 {
         self.weights_hash = hash;
     }
 
+    fn hf_prefix(&self) -> &'static str {
+        "transformer."
+    }
+
     fn arch(&self) -> &'static str {
         "gpt2"
     }
@@ -309,12 +296,62 @@ impl Architecture for Gpt2 {
         self.config.eos_token_id.unwrap_or(0)
     }
 
+    fn eos_id(&self) -> Option<u32> {
+        self.config.eos_token_id
+    }
+
     fn num_layers(&self) -> usize {
         self.config.n_layer
     }
 
     fn device(&self) -> Device {
         self.wte.val().device()
+    }
+}
+
+impl Gpt2 {
+    /// The blocks over `ids` at positions `past..past + T` (`past` = what `cache` holds).
+    fn forward(
+        &self,
+        ids: Tensor<2, Int>,
+        keep: Option<Tensor<2>>,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let [b, t] = ids.dims();
+        let device = ids.device();
+        let d = self.config.n_embd;
+        let past = cache.as_ref().map_or(0, |c| c.len());
+        assert!(
+            past + t <= self.config.n_positions,
+            "sequence of {} tokens exceeds n_positions = {}",
+            past + t,
+            self.config.n_positions
+        );
+        let tok = self
+            .wte
+            .val()
+            .select(0, ids.reshape([b * t]))
+            .reshape([b, t, d]);
+        let pos = self.wpe.val().narrow(0, past, t).unsqueeze::<3>();
+        let mut x = tok.add(pos);
+        let mask = super::attention_mask_at(t, past, keep, None, &device);
+        let act = self.config.activation().expect("validated");
+        for (i, block) in self.blocks.iter().enumerate() {
+            let layer_cache = cache.as_deref_mut().map(|c| (c, i));
+            let attn = block
+                .attn
+                .forward(block.ln_1.forward(x.clone()), mask.clone(), layer_cache);
+            x = x.add(attn);
+            let h = block.ln_2.forward(x.clone());
+            let inner = block.mlp.c_fc.forward(h.reshape([b * t, d]));
+            let inner = match act {
+                Activation::GeluTanh => gelu_tanh(inner),
+                Activation::Gelu => gelu(inner),
+                Activation::Relu => relu(inner),
+            };
+            x = x.add(block.mlp.c_proj.forward(inner).reshape([b, t, d]));
+        }
+        self.ln_f.forward(x)
     }
 }
 

@@ -17,18 +17,20 @@
 
 mod config;
 mod load;
+mod rope;
 
 pub use config::LlamaConfig;
 use config::short_name;
 
 use super::arch::Architecture;
+use super::cache::KvCache;
 use super::weights::Checkpoint;
 use crate::adapters::{AdaptedLinear, AdapterConfig};
 use crate::core::dtype;
 use crate::core::error::{Error, Result};
 use burn::module::{Module, Param};
 use burn::tensor::activation::{silu, softmax};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 use std::path::Path;
 
 /// Projections of a block that can carry an adapter, in block order.
@@ -83,8 +85,14 @@ pub struct Attention {
 
 impl Attention {
     /// `x: [B, T, D]`; `rope`: `(cos, sin)` as `[1, 1, T, hd]`; `mask`: additive
-    /// `[B or 1, 1, T, T]`.
-    fn forward(&self, x: Tensor<3>, rope: &(Tensor<4>, Tensor<4>), mask: Tensor<4>) -> Tensor<3> {
+    /// `[B or 1, 1, T, past + T]`; with a cache, keys and values are appended to layer `i`'s.
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &(Tensor<4>, Tensor<4>),
+        mask: Tensor<4>,
+        cache: Option<(&mut KvCache, usize)>,
+    ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let (h, kv, hd) = (self.n_head, self.n_kv, self.head_dim);
         let x = x.reshape([b * t, d]);
@@ -92,6 +100,10 @@ impl Attention {
         let q = apply_rope(heads(self.q_proj.forward(x.clone()), h), rope);
         let k = apply_rope(heads(self.k_proj.forward(x.clone()), kv), rope);
         let v = heads(self.v_proj.forward(x), kv);
+        let (k, v) = match cache {
+            Some((c, i)) => c.extend(i, k, v),
+            None => (k, v),
+        };
         // Grouped-query attention: query head i reads key/value head i / (H / KV).
         let (k, v) = (repeat_kv(k, h / kv), repeat_kv(v, h / kv));
         let scores = q
@@ -171,6 +183,46 @@ impl Llama {
     }
 }
 
+impl Llama {
+    /// The blocks over `ids` at positions `past..past + T` (`past` = what `cache` holds).
+    fn forward(
+        &self,
+        ids: Tensor<2, Int>,
+        keep: Option<Tensor<2>>,
+        mut cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let [b, t] = ids.dims();
+        let device = ids.device();
+        let d = self.config.hidden_size;
+        let past = cache.as_ref().map_or(0, |c| c.len());
+        let mut x = self
+            .embed_tokens
+            .val()
+            .select(0, ids.reshape([b * t]))
+            .reshape([b, t, d]);
+        let window = if self.config.model_type.as_deref() == Some("mistral") {
+            self.config.sliding_window
+        } else {
+            None
+        };
+        let mask = super::attention_mask_at(t, past, keep, window, &device);
+        let rope = rope::rope_tables(&self.config, past, t, &device);
+        for (i, block) in self.layers.iter().enumerate() {
+            let h = block.input_layernorm.forward(x.clone());
+            let layer_cache = cache.as_deref_mut().map(|c| (c, i));
+            x = x.add(block.self_attn.forward(h, &rope, mask.clone(), layer_cache));
+            let h = block
+                .post_attention_layernorm
+                .forward(x.clone())
+                .reshape([b * t, d]);
+            let mlp = &block.mlp;
+            let inner = silu(mlp.gate_proj.forward(h.clone())).mul(mlp.up_proj.forward(h));
+            x = x.add(mlp.down_proj.forward(inner).reshape([b, t, d]));
+        }
+        self.norm.forward(x)
+    }
+}
+
 impl Architecture for Llama {
     fn model_types() -> &'static [&'static str] {
         &["llama", "mistral"]
@@ -207,33 +259,11 @@ impl Architecture for Llama {
     /// Final hidden states after the last norm: `ids: [B, T]` → `[B, T, D]`. `keep` marks real
     /// tokens (1) and right padding (0), `[B, T]`; padded keys are masked out of attention.
     fn hidden(&self, ids: Tensor<2, Int>, keep: Option<Tensor<2>>) -> Tensor<3> {
-        let [b, t] = ids.dims();
-        let device = ids.device();
-        let d = self.config.hidden_size;
-        let mut x = self
-            .embed_tokens
-            .val()
-            .select(0, ids.reshape([b * t]))
-            .reshape([b, t, d]);
-        let window = if self.config.model_type.as_deref() == Some("mistral") {
-            self.config.sliding_window
-        } else {
-            None
-        };
-        let mask = super::attention_mask(t, keep, window, &device);
-        let rope = rope_tables(&self.config, t, &device);
-        for block in &self.layers {
-            let h = block.input_layernorm.forward(x.clone());
-            x = x.add(block.self_attn.forward(h, &rope, mask.clone()));
-            let h = block
-                .post_attention_layernorm
-                .forward(x.clone())
-                .reshape([b * t, d]);
-            let mlp = &block.mlp;
-            let inner = silu(mlp.gate_proj.forward(h.clone())).mul(mlp.up_proj.forward(h));
-            x = x.add(mlp.down_proj.forward(inner).reshape([b, t, d]));
-        }
-        self.norm.forward(x)
+        self.forward(ids, keep, None)
+    }
+
+    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        self.forward(ids, None, Some(cache))
     }
 
     /// LM logits for hidden states: `[B, T, D]` → `[B, T, vocab]`.
@@ -325,6 +355,10 @@ impl Architecture for Llama {
         self.weights_hash = hash;
     }
 
+    fn hf_prefix(&self) -> &'static str {
+        "model."
+    }
+
     fn arch(&self) -> &'static str {
         if self.config.model_type.as_deref() == Some("mistral") {
             "mistral"
@@ -347,6 +381,10 @@ impl Architecture for Llama {
 
     fn pad_id(&self) -> u32 {
         self.config.eos_id().unwrap_or(0)
+    }
+
+    fn eos_id(&self) -> Option<u32> {
+        self.config.eos_id()
     }
 
     fn num_layers(&self) -> usize {
@@ -392,32 +430,4 @@ pub fn check_targets(targets: &[String]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `(cos, sin)` of HF's default RoPE for positions `0..t`, each `[1, 1, t, head_dim]`.
-/// The inverse frequencies and angles are computed in f32, as transformers does, so the tables
-/// agree with its to the last bit or two.
-fn rope_tables(c: &LlamaConfig, t: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
-    let hd = c.head_dim();
-    let half = hd / 2;
-    let theta = c.rope_theta() as f32;
-    let inv_freq: Vec<f32> = (0..half)
-        .map(|i| 1.0 / theta.powf((2 * i) as f32 / hd as f32))
-        .collect();
-    let mut cos = vec![0f32; t * hd];
-    let mut sin = vec![0f32; t * hd];
-    for p in 0..t {
-        for (i, f) in inv_freq.iter().enumerate() {
-            let angle = p as f32 * f;
-            let (s, co) = (angle as f64).sin_cos();
-            for j in [i, i + half] {
-                cos[p * hd + j] = co as f32;
-                sin[p * hd + j] = s as f32;
-            }
-        }
-    }
-    let table = |v: Vec<f32>| {
-        Tensor::<2>::from_data(TensorData::new(v, [t, hd]), device).reshape([1, 1, t, hd])
-    };
-    (table(cos), table(sin))
 }

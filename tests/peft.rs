@@ -1,0 +1,499 @@
+//! Adapters that leave the tool, against HF transformers + peft (fixtures made by
+//! `tests/fixtures/make_peft_fixtures.py`): the PEFT export gives peft the logits we compute,
+//! the merged folder gives transformers the same, a LoRA made by peft imports to peft's
+//! logits, and greedy generation is transformers' token for token.
+
+mod common;
+
+use burn::tensor::Device;
+use common::{fixture, ids_tensor, max_abs_diff, to_vec};
+use curlora::model::generate::{self, Options, Sampling, Stop};
+use curlora::model::{LanguageModel, merge, peft, store};
+use std::path::{Path, PathBuf};
+
+const FAMILIES: [(&str, &str); 2] = [("gpt2", "tiny-gpt2"), ("llama", "tiny-llama")];
+const METHODS: [&str; 2] = ["curlora", "lora"];
+
+fn golden(fam: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(fixture(&format!("peft/{fam}-golden.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("curlora-peft-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn base(model: &str) -> LanguageModel {
+    LanguageModel::load(&fixture(model), &Device::flex()).unwrap()
+}
+
+fn adapted(fam: &str, model: &str, method: &str) -> store::Loaded {
+    let b = base(model);
+    let hash = b.weights_hash().to_string();
+    store::load(
+        &fixture(&format!("peft/{fam}-{method}.safetensors")),
+        b,
+        &hash,
+    )
+    .unwrap()
+}
+
+/// Our hidden states and logits of each golden sequence against the golden ones.
+fn check_outputs(
+    lm: &LanguageModel,
+    g: &serde_json::Value,
+    hidden: Option<&serde_json::Value>,
+    logits: &serde_json::Value,
+    what: &str,
+) {
+    let device = Device::flex();
+    for (i, seq) in g["sequences"].as_array().unwrap().iter().enumerate() {
+        let x = ids_tensor(&[ids(seq)], &device);
+        let h = lm.hidden(x, None);
+        if let Some(hg) = hidden {
+            let d = max_abs_diff(&to_vec(h.clone()), &floats(&hg[i]));
+            assert!(
+                d < 1e-4,
+                "{what}: sequence {i}: hidden states differ by {d}"
+            );
+        }
+        let d = max_abs_diff(&to_vec(lm.lm_logits(h)), &floats(&logits[i]));
+        assert!(d < 1e-4, "{what}: sequence {i}: logits differ by {d}");
+    }
+}
+
+fn read_tensors(path: &Path) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let data = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&data).unwrap();
+    let mut out: Vec<_> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| {
+            let f: Vec<f32> = v
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (n, v.shape().to_vec(), f)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn peft_loading_our_export_computes_what_we_compute() {
+    for (fam, model) in FAMILIES {
+        let g = golden(fam);
+        for method in METHODS {
+            let what = format!("{fam} {method}");
+            let loaded = adapted(fam, model, method);
+            // Ours, with the adapter applied, against peft's of the committed export.
+            let p = &g["peft_export"][method];
+            check_outputs(&loaded.model, &g, Some(&p["hidden"]), &p["logits"], &what);
+            // The export made now is the committed one that peft read.
+            let out = tmp(&format!("export-{fam}-{method}"));
+            let e =
+                peft::export::export(&loaded, &format!("tests/fixtures/{model}"), &out).unwrap();
+            assert_eq!(e.rank, 4, "{what}");
+            let committed = fixture(&format!("peft/{fam}-{method}-peft"));
+            for file in [peft::export::WEIGHTS, peft::export::HEADS] {
+                let (a, b) = (
+                    read_tensors(&out.join(file)),
+                    read_tensors(&committed.join(file)),
+                );
+                assert_eq!(a.len(), b.len(), "{what}: {file}");
+                for ((na, sa, va), (nb, sb, vb)) in a.iter().zip(&b) {
+                    assert_eq!((na, sa), (nb, sb), "{what}: {file}");
+                    assert!(max_abs_diff(va, vb) < 1e-6, "{what}: {file}: {na}");
+                }
+            }
+            let cfg = |d: &Path| -> serde_json::Value {
+                serde_json::from_str(
+                    &std::fs::read_to_string(d.join(peft::export::CONFIG)).unwrap(),
+                )
+                .unwrap()
+            };
+            assert_eq!(cfg(&out), cfg(&committed), "{what}: adapter_config.json");
+            assert_eq!(
+                cfg(&out)["fan_in_fan_out"],
+                serde_json::json!(fam == "gpt2")
+            );
+            let _ = std::fs::remove_dir_all(&out);
+        }
+    }
+}
+
+#[test]
+fn the_heads_beside_the_export_give_our_class_probabilities() {
+    use curlora::train::classify::{self, Reading};
+    for (fam, model) in FAMILIES {
+        let g = golden(fam);
+        for method in METHODS {
+            let loaded = adapted(fam, model, method);
+            let info = loaded
+                .meta
+                .heads_info
+                .clone()
+                .expect("saved by curlora run");
+            assert_eq!(
+                info.labels,
+                vec![vec!["no".to_string(), "yes".to_string()]; 2]
+            );
+            let reading = Reading {
+                max_len: 64,
+                pair: Default::default(),
+                pooling: info.pooling,
+            };
+            let data: Vec<_> = g["sequences"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| curlora::train::batch::Encoded {
+                    ids: ids(s),
+                    label: 0,
+                })
+                .collect();
+            let _ = reading;
+            for (task, head) in &loaded.heads {
+                let p = curlora::core::runtime::block_on(classify::probabilities(
+                    &loaded.model,
+                    head,
+                    &data,
+                    info.pooling,
+                    8,
+                ))
+                .unwrap();
+                let want = &g["heads"][method][task];
+                for (i, row) in p.iter().enumerate() {
+                    let d = max_abs_diff(row, &floats(&want[i]));
+                    assert!(d < 1e-5, "{fam} {method} {task}: sequence {i}: {d}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_merged_folder_gives_transformers_our_logits() {
+    for (fam, model) in FAMILIES {
+        let g = golden(fam);
+        for method in METHODS {
+            let loaded = adapted(fam, model, method);
+            let out = tmp(&format!("merge-{fam}-{method}"));
+            let m = merge::merge(loaded.model, &fixture(model), &out).unwrap();
+            assert!(m.modules > 0);
+            assert_eq!(m.dtype, "F32", "the fixture is stored in f32");
+            let merged = LanguageModel::load(&out, &Device::flex()).unwrap();
+            // Ours of the merged folder against transformers' of the folder the script merged.
+            check_outputs(
+                &merged,
+                &g,
+                None,
+                &g["merged"][method],
+                &format!("{fam} {method} merged"),
+            );
+            for f in ["config.json", "tokenizer.json"] {
+                assert!(out.join(f).exists(), "{f}");
+            }
+            let _ = std::fs::remove_dir_all(&out);
+        }
+    }
+}
+
+#[test]
+fn a_merge_keeps_the_sources_dtype() {
+    // tiny-llama-untied is stored in bf16 shards: its merge is one bf16 file.
+    let b = base("tiny-llama-untied");
+    let mut cfg = curlora::adapters::AdapterConfig::new(curlora::adapters::Method::Lora, 2, 3);
+    cfg.targets = vec!["q_proj".into()];
+    let (lm, _) = b.with_adapters(&cfg).unwrap();
+    let out = tmp("merge-bf16");
+    let m = merge::merge(lm, &fixture("tiny-llama-untied"), &out).unwrap();
+    assert_eq!(m.dtype, "BF16");
+    let data = std::fs::read(out.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&data).unwrap();
+    assert!(
+        st.tensors()
+            .iter()
+            .all(|(_, v)| v.dtype() == safetensors::Dtype::BF16)
+    );
+    assert!(
+        st.names().iter().any(|n| *n == "lm_head.weight"),
+        "the untied head is kept"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_lora_made_by_peft_imports_to_peft_s_logits() {
+    for (fam, model) in FAMILIES {
+        let g = golden(fam);
+        let imp = peft::import::import(&fixture(&format!("peft/{fam}-peft-made")), base(model), 0)
+            .unwrap();
+        assert!(imp.modules > 0);
+        check_outputs(
+            &imp.model,
+            &g,
+            None,
+            &g["peft_made"],
+            &format!("{fam} peft-made"),
+        );
+        // Saved as our adapter, it loads back to the same model.
+        let out = tmp(&format!("import-{fam}"));
+        let path = out.join("imported.safetensors");
+        let b = base(model);
+        let hash = b.weights_hash().to_string();
+        store::save(&path, &imp.model, &imp.config, &hash, &[]).unwrap();
+        let back = store::load(&path, b, &hash).unwrap();
+        check_outputs(
+            &back.model,
+            &g,
+            None,
+            &g["peft_made"],
+            &format!("{fam} peft-made reloaded"),
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+/// A copy of a PEFT folder with `edit` applied to its config.
+fn edited(fam: &str, name: &str, edit: impl Fn(&mut serde_json::Value)) -> PathBuf {
+    let src = fixture(&format!("peft/{fam}-peft-made"));
+    let out = tmp(name);
+    for f in [peft::export::CONFIG, peft::export::WEIGHTS] {
+        std::fs::copy(src.join(f), out.join(f)).unwrap();
+    }
+    let p = out.join(peft::export::CONFIG);
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&p, v.to_string()).unwrap();
+    out
+}
+
+#[test]
+fn unsupported_peft_adapters_are_refused_by_name() {
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        (
+            "dora",
+            Box::new(|v| v["use_dora"] = true.into()),
+            "use_dora",
+        ),
+        ("bias", Box::new(|v| v["bias"] = "all".into()), "`bias`"),
+        (
+            "rank-pattern",
+            Box::new(|v| v["rank_pattern"] = serde_json::json!({"q_proj": 8})),
+            "rank_pattern",
+        ),
+        (
+            "save",
+            Box::new(|v| v["modules_to_save"] = serde_json::json!(["score"])),
+            "modules_to_save",
+        ),
+        (
+            "ia3",
+            Box::new(|v| v["peft_type"] = "IA3".into()),
+            "only LORA",
+        ),
+        (
+            "layers",
+            Box::new(|v| v["layers_to_transform"] = serde_json::json!([0])),
+            "layers_to_transform",
+        ),
+    ];
+    for (name, edit, want) in cases {
+        let dir = edited("llama", name, edit);
+        let e = peft::import::import(&dir, base("tiny-llama"), 0)
+            .err()
+            .expect(name)
+            .to_string();
+        assert!(
+            e.contains(want) && e.contains("adapter_config.json"),
+            "{name}: {e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // A rank in the config that the tensors do not have names the tensor.
+    let dir = edited("gpt2", "rank", |v| v["r"] = 8.into());
+    let e = peft::import::import(&dir, base("tiny-gpt2"), 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("lora_A.weight") && e.contains("expected [8, 32]"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // A GPT-2 adapter onto a Llama names the first key that has no module there.
+    let e = peft::import::import(&fixture("peft/gpt2-peft-made"), base("tiny-llama"), 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("no such module") && e.contains(".attn.c_"),
+        "{e}"
+    );
+}
+
+#[test]
+fn methods_without_a_low_rank_form_are_refused_with_the_way_out() {
+    for (method, want) in [
+        ("full", "curlora merge"),
+        ("pissa", "curlora merge"),
+        ("frozen", "only its task heads"),
+    ] {
+        let b = base("tiny-gpt2");
+        let hash = b.weights_hash().to_string();
+        let m: curlora::adapters::Method = method.parse().unwrap();
+        let cfg = curlora::adapters::AdapterConfig::new(m, 4, 1);
+        let (lm, _) = b.with_adapters(&cfg).unwrap();
+        let dir = tmp(&format!("refuse-{method}"));
+        let path = dir.join("a.safetensors");
+        store::save(&path, &lm, &cfg, &hash, &[]).unwrap();
+        let loaded = store::load(&path, base("tiny-gpt2"), &hash).unwrap();
+        let e = peft::export::export(&loaded, "x", &dir.join("out"))
+            .err()
+            .expect(method)
+            .to_string();
+        assert!(e.contains(want), "{method}: {e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn greedy(n: usize) -> Options {
+    Options {
+        max_new_tokens: n,
+        sampling: Sampling::default(),
+        ignore_eos: false,
+    }
+}
+
+#[test]
+fn greedy_generation_is_transformers_token_for_token() {
+    for (fam, model) in FAMILIES {
+        let g = golden(fam);
+        let prompt = ids(&g["prompt"]);
+        let want_base = ids(&g["generate_base"]["tokens"]);
+        let want_adapted = ids(&g["generate_adapted"]["tokens"]);
+        let adapted = adapted(fam, model, "curlora").model;
+        for (lm, want, what) in [
+            (&base(model), &want_base, "base"),
+            (&adapted, &want_adapted, "curlora"),
+        ] {
+            // transformers' sequences end with the end-of-text token when it came; ours stop
+            // before it and say so.
+            let eos = lm.eos_id().unwrap();
+            let ended = want.last() == Some(&eos);
+            let want = &want[..want.len() - usize::from(ended)].to_vec();
+            let mut streamed = Vec::new();
+            let out = curlora::core::runtime::block_on(generate::generate(
+                lm,
+                &prompt,
+                &greedy(16),
+                &mut |t| streamed.push(t),
+            ))
+            .unwrap();
+            assert_eq!(
+                &out.tokens, want,
+                "{fam} {what}: cached greedy vs transformers"
+            );
+            assert_eq!(
+                streamed, out.tokens,
+                "every token is streamed once, in order"
+            );
+            let plain = curlora::core::runtime::block_on(generate::generate_uncached(
+                lm,
+                &prompt,
+                &greedy(16),
+            ))
+            .unwrap();
+            assert_eq!(
+                &plain, want,
+                "{fam} {what}: uncached greedy vs transformers"
+            );
+            assert_eq!(out.stop == Stop::Eos, ended, "{fam} {what}: {:?}", out.stop);
+        }
+        assert_ne!(
+            want_base, want_adapted,
+            "{fam}: the adapter changes the continuation"
+        );
+    }
+}
+
+#[test]
+fn cached_decoding_equals_full_passes_at_every_position() {
+    // Logits of each position, decoded one token at a time with the cache, against one pass
+    // over the whole sequence (Mistral included: its sliding window of 6 is crossed).
+    let device = Device::flex();
+    let seq: Vec<u32> = (0..20).map(|i| (i * 37 + 11) % 300).collect();
+    for model in ["tiny-gpt2", "tiny-llama", "tiny-mistral"] {
+        let lm = base(model);
+        let full = to_vec(lm.logits(ids_tensor(&[seq.clone()], &device)));
+        let v = lm.vocab_size();
+        let mut cache = curlora::model::KvCache::new(lm.num_layers());
+        // A prompt of 5 at once, then one at a time.
+        let first = lm.hidden_cached(ids_tensor(&[seq[..5].to_vec()], &device), &mut cache);
+        let mut got = to_vec(lm.lm_logits(first));
+        for &t in &seq[5..] {
+            let h = lm.hidden_cached(ids_tensor(&[vec![t]], &device), &mut cache);
+            got.extend(to_vec(lm.lm_logits(h)));
+        }
+        assert_eq!(cache.len(), seq.len());
+        assert_eq!(got.len(), seq.len() * v);
+        let d = max_abs_diff(&got, &full);
+        assert!(d < 1e-4, "{model}: cached vs full logits differ by {d}");
+    }
+}
+
+#[test]
+fn a_prompt_longer_than_the_context_is_cut_from_the_front() {
+    let lm = base("tiny-gpt2"); // 64 positions
+    let prompt: Vec<u32> = (0..100).map(|i| (i * 7 + 3) % 300).collect();
+    let out = curlora::core::runtime::block_on(generate::generate(
+        &lm,
+        &prompt,
+        &Options {
+            ignore_eos: true,
+            ..greedy(10)
+        },
+        &mut |_| {},
+    ))
+    .unwrap();
+    assert_eq!(out.truncated, 100 - 54);
+    assert_eq!(out.prompt_tokens, 54);
+    assert_eq!(out.tokens.len(), 10);
+    // Asking for more than the context holds keeps half of it for the prompt and stops when
+    // the context is full.
+    let out = curlora::core::runtime::block_on(generate::generate(
+        &lm,
+        &prompt[..60],
+        &Options {
+            ignore_eos: true,
+            ..greedy(1000)
+        },
+        &mut |_| {},
+    ))
+    .unwrap();
+    assert_eq!(out.stop, Stop::Context);
+    assert_eq!((out.prompt_tokens, out.tokens.len()), (32, 32));
+}
