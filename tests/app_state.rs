@@ -70,3 +70,66 @@ fn runs_starting_out_of_order_keep_their_own_identity() {
     assert_eq!(s.runs[0].label(), "lora-8");
     assert_eq!(s.runs[1].label(), "curlora-8");
 }
+
+/// The recording carries each run's adapter and heads at every task boundary (what the Try-it
+/// view loads), and they are the trained models: loaded onto the embedded base, each head
+/// classifies its task's evaluation set with exactly the accuracy the recording reports.
+#[test]
+fn the_recordings_checkpoints_reproduce_its_accuracies() {
+    use burn::tensor::Device;
+    use curlora::experiment::Experiment;
+    use curlora::model::store;
+    use curlora::train::classify::probabilities;
+    let events = parse_recording(RECORDED_RUN).unwrap();
+    let mut session = Session::default();
+    for e in &events {
+        session.apply(e);
+    }
+    let dir = curlora::core::embedded::materialize().unwrap();
+    let spec = curlora::experiment::default_experiment(&dir);
+    let exp = Experiment::load(spec, &Device::flex()).unwrap();
+    let hash = exp.base.weights_hash().to_string();
+    for run in &session.runs {
+        assert_eq!(run.checkpoints.len(), 3, "{}: one per task", run.label());
+        for (k, bytes) in run.checkpoints.iter().enumerate() {
+            let loaded = store::load_bytes(
+                bytes,
+                std::path::Path::new("checkpoint"),
+                exp.base.clone(),
+                &hash,
+            )
+            .unwrap();
+            assert_eq!(loaded.meta.config.method, run.method);
+            assert_eq!(
+                loaded.heads.len(),
+                k + 1,
+                "heads of the tasks trained so far"
+            );
+            let info = loaded.meta.heads_info.as_ref().unwrap();
+            for (j, (name, head)) in loaded.heads.iter().enumerate() {
+                assert_eq!(name, &run.tasks[j]);
+                let eval = &exp.tasks[j].eval;
+                let p = curlora::core::runtime::block_on(probabilities(
+                    &loaded.model,
+                    head,
+                    eval,
+                    info.pooling,
+                    100,
+                ))
+                .unwrap();
+                let right = p
+                    .iter()
+                    .zip(eval)
+                    .filter(|(row, e)| curlora::model::generate::argmax(row) == e.label)
+                    .count();
+                let acc = right as f64 / eval.len() as f64;
+                let recorded = run.accuracy.get(k, j).unwrap();
+                assert!(
+                    (acc - recorded).abs() < 1e-12,
+                    "{} after task {k}, head {name}: {acc} vs recorded {recorded}",
+                    run.label()
+                );
+            }
+        }
+    }
+}

@@ -61,7 +61,14 @@ fn every_view_matches_its_snapshot() {
     let names: Vec<&str> = Tab::all().map(|t| t.name()).collect();
     assert_eq!(
         names,
-        ["accuracy", "perplexity", "adapters", "selection", "metrics"]
+        [
+            "accuracy",
+            "perplexity",
+            "adapters",
+            "selection",
+            "metrics",
+            "try"
+        ]
     );
     for tab in Tab::all() {
         let mut h = harness(replayed_app(tab));
@@ -98,6 +105,33 @@ fn accuracy_view_shows_the_recorded_numbers() {
             }
         }
     }
+}
+
+/// The Try-it view on the recording: the answers of each run's heads after the first task, then
+/// each model continuing the text, side by side (`tests/snapshots/try-continue.png`).
+#[test]
+fn try_it_continues_a_text_with_every_model() {
+    if !gpu_available() {
+        return;
+    }
+    let mut h = harness(replayed_app(view("try")));
+    h.run_steps(2);
+    h.get_by_label("after 1 (movies)").click();
+    h.run_steps(2);
+    h.get_by_label("Continue").click();
+    h.run_steps(3);
+    // A row per model: the base and each run, each with the prompt and its continuation.
+    for who in ["base model", "lora-8", "curlora-8"] {
+        assert!(
+            h.query_by_label(who).is_some(),
+            "no continuation from {who}"
+        );
+    }
+    let texts = h
+        .query_all_by_label_contains("The river that ran through the valley")
+        .count();
+    assert_eq!(texts, 3, "the prompt and a continuation, once per model");
+    h.snapshot("try-continue");
 }
 
 /// Frames until `done` holds or `limit` passes (the engine trains on its own thread).

@@ -256,8 +256,9 @@ impl TryIt {
             }
         });
         ui.horizontal(|ui| {
-            ui.label("Type a sentence:");
-            ui.add(egui::TextEdit::singleline(&mut self.text).desired_width(520.0));
+            let label = ui.label("Type a sentence:");
+            ui.add(egui::TextEdit::singleline(&mut self.text).desired_width(520.0))
+                .labelled_by(label.id);
         });
         let seen: usize = session.runs.iter().map(|r| r.checkpoints.len()).sum();
         let inputs = (self.text.clone(), self.boundary, seen);
@@ -288,8 +289,9 @@ impl TryIt {
         ui.weak("Each head was trained on its own task; the percentage is that head's probability of its answer.");
         ui.separator();
         ui.horizontal(|ui| {
-            ui.label("Continue this text:");
-            ui.add(egui::TextEdit::singleline(&mut self.prompt).desired_width(420.0));
+            let label = ui.label("Continue this text:");
+            ui.add(egui::TextEdit::singleline(&mut self.prompt).desired_width(420.0))
+                .labelled_by(label.id);
             if ui.button("Continue").clicked() {
                 self.error = self.continue_text(session).err();
             }
