@@ -1,13 +1,12 @@
 //! Adapters that leave the tool, against HF transformers + peft (fixtures made by
 //! `tests/fixtures/make_peft_fixtures.py`): the PEFT export gives peft the logits we compute,
 //! the merged folder gives transformers the same, a LoRA made by peft imports to peft's
-//! logits, and greedy generation is transformers' token for token.
+//! logits (generation: `tests/generate.rs`).
 
 mod common;
 
 use burn::tensor::Device;
 use common::{fixture, ids_tensor, max_abs_diff, to_vec};
-use curlora::model::generate::{self, Options, Sampling, Stop};
 use curlora::model::{LanguageModel, merge, peft, store};
 use std::path::{Path, PathBuf};
 
@@ -238,7 +237,7 @@ fn a_merge_keeps_the_sources_dtype() {
             .all(|(_, v)| v.dtype() == safetensors::Dtype::BF16)
     );
     assert!(
-        st.names().iter().any(|n| *n == "lm_head.weight"),
+        st.names().contains(&"lm_head.weight"),
         "the untied head is kept"
     );
     let _ = std::fs::remove_dir_all(&out);
@@ -293,7 +292,8 @@ fn edited(fam: &str, name: &str, edit: impl Fn(&mut serde_json::Value)) -> PathB
 
 #[test]
 fn unsupported_peft_adapters_are_refused_by_name() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "dora",
             Box::new(|v| v["use_dora"] = true.into()),
@@ -371,129 +371,11 @@ fn methods_without_a_low_rank_form_are_refused_with_the_way_out() {
         let path = dir.join("a.safetensors");
         store::save(&path, &lm, &cfg, &hash, &[]).unwrap();
         let loaded = store::load(&path, base("tiny-gpt2"), &hash).unwrap();
-        let e = peft::export::export(&loaded, "x", &dir.join("out"))
-            .err()
-            .expect(method)
-            .to_string();
+        let Err(e) = peft::export::export(&loaded, "x", &dir.join("out")) else {
+            panic!("{method}: exported");
+        };
+        let e = e.to_string();
         assert!(e.contains(want), "{method}: {e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
-}
-
-fn greedy(n: usize) -> Options {
-    Options {
-        max_new_tokens: n,
-        sampling: Sampling::default(),
-        ignore_eos: false,
-    }
-}
-
-#[test]
-fn greedy_generation_is_transformers_token_for_token() {
-    for (fam, model) in FAMILIES {
-        let g = golden(fam);
-        let prompt = ids(&g["prompt"]);
-        let want_base = ids(&g["generate_base"]["tokens"]);
-        let want_adapted = ids(&g["generate_adapted"]["tokens"]);
-        let adapted = adapted(fam, model, "curlora").model;
-        for (lm, want, what) in [
-            (&base(model), &want_base, "base"),
-            (&adapted, &want_adapted, "curlora"),
-        ] {
-            // transformers' sequences end with the end-of-text token when it came; ours stop
-            // before it and say so.
-            let eos = lm.eos_id().unwrap();
-            let ended = want.last() == Some(&eos);
-            let want = &want[..want.len() - usize::from(ended)].to_vec();
-            let mut streamed = Vec::new();
-            let out = curlora::core::runtime::block_on(generate::generate(
-                lm,
-                &prompt,
-                &greedy(16),
-                &mut |t| streamed.push(t),
-            ))
-            .unwrap();
-            assert_eq!(
-                &out.tokens, want,
-                "{fam} {what}: cached greedy vs transformers"
-            );
-            assert_eq!(
-                streamed, out.tokens,
-                "every token is streamed once, in order"
-            );
-            let plain = curlora::core::runtime::block_on(generate::generate_uncached(
-                lm,
-                &prompt,
-                &greedy(16),
-            ))
-            .unwrap();
-            assert_eq!(
-                &plain, want,
-                "{fam} {what}: uncached greedy vs transformers"
-            );
-            assert_eq!(out.stop == Stop::Eos, ended, "{fam} {what}: {:?}", out.stop);
-        }
-        assert_ne!(
-            want_base, want_adapted,
-            "{fam}: the adapter changes the continuation"
-        );
-    }
-}
-
-#[test]
-fn cached_decoding_equals_full_passes_at_every_position() {
-    // Logits of each position, decoded one token at a time with the cache, against one pass
-    // over the whole sequence (Mistral included: its sliding window of 6 is crossed).
-    let device = Device::flex();
-    let seq: Vec<u32> = (0..20).map(|i| (i * 37 + 11) % 300).collect();
-    for model in ["tiny-gpt2", "tiny-llama", "tiny-mistral"] {
-        let lm = base(model);
-        let full = to_vec(lm.logits(ids_tensor(&[seq.clone()], &device)));
-        let v = lm.vocab_size();
-        let mut cache = curlora::model::KvCache::new(lm.num_layers());
-        // A prompt of 5 at once, then one at a time.
-        let first = lm.hidden_cached(ids_tensor(&[seq[..5].to_vec()], &device), &mut cache);
-        let mut got = to_vec(lm.lm_logits(first));
-        for &t in &seq[5..] {
-            let h = lm.hidden_cached(ids_tensor(&[vec![t]], &device), &mut cache);
-            got.extend(to_vec(lm.lm_logits(h)));
-        }
-        assert_eq!(cache.len(), seq.len());
-        assert_eq!(got.len(), seq.len() * v);
-        let d = max_abs_diff(&got, &full);
-        assert!(d < 1e-4, "{model}: cached vs full logits differ by {d}");
-    }
-}
-
-#[test]
-fn a_prompt_longer_than_the_context_is_cut_from_the_front() {
-    let lm = base("tiny-gpt2"); // 64 positions
-    let prompt: Vec<u32> = (0..100).map(|i| (i * 7 + 3) % 300).collect();
-    let out = curlora::core::runtime::block_on(generate::generate(
-        &lm,
-        &prompt,
-        &Options {
-            ignore_eos: true,
-            ..greedy(10)
-        },
-        &mut |_| {},
-    ))
-    .unwrap();
-    assert_eq!(out.truncated, 100 - 54);
-    assert_eq!(out.prompt_tokens, 54);
-    assert_eq!(out.tokens.len(), 10);
-    // Asking for more than the context holds keeps half of it for the prompt and stops when
-    // the context is full.
-    let out = curlora::core::runtime::block_on(generate::generate(
-        &lm,
-        &prompt[..60],
-        &Options {
-            ignore_eos: true,
-            ..greedy(1000)
-        },
-        &mut |_| {},
-    ))
-    .unwrap();
-    assert_eq!(out.stop, Stop::Context);
-    assert_eq!((out.prompt_tokens, out.tokens.len()), (32, 32));
 }

@@ -34,6 +34,9 @@ struct Base {
     tokenizer: tokenizers::Tokenizer,
 }
 
+/// A run's model at a boundary in `built`: (run, boundary, checkpoint identity).
+type Key = (usize, usize, usize);
+
 /// What one text got: per run, per head, `(label, probability)`.
 type Answers = Vec<Vec<Option<(String, f32)>>>;
 
@@ -43,7 +46,7 @@ pub struct TryIt {
     /// `None`: each run's latest checkpoint; `Some(k)`: after task k.
     boundary: Option<usize>,
     base: Option<Base>,
-    built: HashMap<(usize, usize, usize), Built>,
+    built: HashMap<Key, Built>,
     /// The inputs the answers were computed for: (text, boundary, checkpoints seen).
     answered: Option<(String, Option<usize>, usize)>,
     answers: Answers,
@@ -114,7 +117,7 @@ impl TryIt {
     }
 
     /// Builds (once) each run's model at its boundary; returns keys into `built`.
-    fn build(&mut self, session: &Session) -> Result<Vec<Option<(usize, usize, usize)>>, String> {
+    fn build(&mut self, session: &Session) -> Result<Vec<Option<Key>>, String> {
         let base = self.base.as_ref().ok_or("no base model")?;
         let mut keys = Vec::new();
         for (i, run) in session.runs.iter().enumerate() {
@@ -123,7 +126,7 @@ impl TryIt {
                 continue;
             };
             let key = (i, k, std::sync::Arc::as_ptr(bytes) as usize);
-            if !self.built.contains_key(&key) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.built.entry(key) {
                 let hash = base.model.weights_hash().to_string();
                 let loaded = store::load_bytes(
                     bytes,
@@ -132,7 +135,7 @@ impl TryIt {
                     &hash,
                 )
                 .map_err(|e| format!("{}: {e}", run.label()))?;
-                self.built.insert(key, Built { loaded });
+                slot.insert(Built { loaded });
             }
             keys.push(Some(key));
         }
