@@ -6,39 +6,10 @@
 mod common;
 
 use burn::tensor::Device;
-use common::{fixture, ids_tensor, max_abs_diff, to_vec};
+use common::peft::{FAMILIES, adapted, base, golden, ids};
+use common::{ids_tensor, max_abs_diff, to_vec};
 use curlora::model::generate::{self, Options, Sampling, Stop};
 use curlora::model::{LanguageModel, store};
-
-const FAMILIES: [(&str, &str); 2] = [("gpt2", "tiny-gpt2"), ("llama", "tiny-llama")];
-
-fn golden(fam: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(fixture(&format!("peft/{fam}-golden.json"))).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn ids(v: &serde_json::Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn base(model: &str) -> LanguageModel {
-    LanguageModel::load(&fixture(model), &Device::flex()).unwrap()
-}
-
-fn adapted(fam: &str, model: &str, method: &str) -> store::Loaded {
-    let b = base(model);
-    let hash = b.weights_hash().to_string();
-    store::load(
-        &fixture(&format!("peft/{fam}-{method}.safetensors")),
-        b,
-        &hash,
-    )
-    .unwrap()
-}
 
 fn greedy(n: usize) -> Options {
     Options {

@@ -6,54 +6,18 @@
 mod common;
 
 use burn::tensor::Device;
+use common::peft::{FAMILIES, adapted, base, floats, golden, ids};
 use common::{fixture, ids_tensor, max_abs_diff, to_vec};
 use curlora::model::{LanguageModel, merge, peft, store};
 use std::path::{Path, PathBuf};
 
-const FAMILIES: [(&str, &str); 2] = [("gpt2", "tiny-gpt2"), ("llama", "tiny-llama")];
 const METHODS: [&str; 2] = ["curlora", "lora"];
-
-fn golden(fam: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(fixture(&format!("peft/{fam}-golden.json"))).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn floats(v: &serde_json::Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
-fn ids(v: &serde_json::Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("curlora-peft-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn base(model: &str) -> LanguageModel {
-    LanguageModel::load(&fixture(model), &Device::flex()).unwrap()
-}
-
-fn adapted(fam: &str, model: &str, method: &str) -> store::Loaded {
-    let b = base(model);
-    let hash = b.weights_hash().to_string();
-    store::load(
-        &fixture(&format!("peft/{fam}-{method}.safetensors")),
-        b,
-        &hash,
-    )
-    .unwrap()
 }
 
 /// Our hidden states and logits of each golden sequence against the golden ones.
@@ -111,8 +75,8 @@ fn peft_loading_our_export_computes_what_we_compute() {
             check_outputs(&loaded.model, &g, Some(&p["hidden"]), &p["logits"], &what);
             // The export made now is the committed one that peft read.
             let out = tmp(&format!("export-{fam}-{method}"));
-            let e =
-                peft::export::export(&loaded, &format!("tests/fixtures/{model}"), &out).unwrap();
+            let name = format!("tests/fixtures/{model}");
+            let e = peft::export::export(&loaded, &base(model), &name, &out).unwrap();
             assert_eq!(e.rank, 4, "{what}");
             let committed = fixture(&format!("peft/{fam}-{method}-peft"));
             for file in [peft::export::WEIGHTS, peft::export::HEADS] {
@@ -357,11 +321,7 @@ fn unsupported_peft_adapters_are_refused_by_name() {
 
 #[test]
 fn methods_without_a_low_rank_form_are_refused_with_the_way_out() {
-    for (method, want) in [
-        ("full", "curlora merge"),
-        ("pissa", "curlora merge"),
-        ("frozen", "only its task heads"),
-    ] {
+    for (method, want) in [("full", "curlora merge"), ("frozen", "only its task heads")] {
         let b = base("tiny-gpt2");
         let hash = b.weights_hash().to_string();
         let m: curlora::adapters::Method = method.parse().unwrap();
@@ -371,11 +331,78 @@ fn methods_without_a_low_rank_form_are_refused_with_the_way_out() {
         let path = dir.join("a.safetensors");
         store::save(&path, &lm, &cfg, &hash, &[]).unwrap();
         let loaded = store::load(&path, base("tiny-gpt2"), &hash).unwrap();
-        let Err(e) = peft::export::export(&loaded, "x", &dir.join("out")) else {
+        let Err(e) = peft::export::export(&loaded, &base("tiny-gpt2"), "x", &dir.join("out"))
+        else {
             panic!("{method}: exported");
         };
         let e = e.to_string();
         assert!(e.contains(want), "{method}: {e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// PiSSA trains on a residual `W − s·A₀·B₀`: its export is the rank-2r LoRA `[A, A₀]·[B; −B₀]`
+/// on the original weights, which read back (`import-peft`) onto the original base computes
+/// what the PiSSA model computes.
+#[test]
+fn pissa_exports_as_a_rank_2r_lora_on_the_original_weights() {
+    use curlora::adapters::{AdapterConfig, Method, pissa::Pissa};
+    let device = Device::flex();
+    for (fam, model) in FAMILIES {
+        let mut cfg = AdapterConfig::new(Method::Pissa, 3, 5);
+        cfg.targets = vec![
+            if fam == "gpt2" {
+                "attn.c_attn"
+            } else {
+                "q_proj"
+            }
+            .into(),
+        ];
+        let b = base(model);
+        let hash = b.weights_hash().to_string();
+        let (mut lm, _) = b.with_adapters(&cfg).unwrap();
+        // As if trained: A and B moved away from their start.
+        let mut rng = curlora::core::rng::Rng::new(9);
+        for (_, layer) in lm.modules_mut() {
+            if let Some(p) = layer.adapter_as_mut::<Pissa>() {
+                let [n_in, r] = p.lora.a.val().dims();
+                let [_, n_out] = p.lora.b.val().dims();
+                let a =
+                    p.lora
+                        .a
+                        .val()
+                        .add(common::random_tensor(&mut rng, [n_in, r], 0.2, &device));
+                let b =
+                    p.lora
+                        .b
+                        .val()
+                        .add(common::random_tensor(&mut rng, [r, n_out], 0.2, &device));
+                p.lora.a = burn::module::Param::from_tensor(a);
+                p.lora.b = burn::module::Param::from_tensor(b);
+            }
+        }
+        let dir = tmp(&format!("pissa-{fam}"));
+        let path = dir.join("pissa.safetensors");
+        store::save(&path, &lm, &cfg, &hash, &[]).unwrap();
+        let loaded = store::load(&path, base(model), &hash).unwrap();
+        let e = peft::export::export(&loaded, &base(model), "x", &dir.join("peft")).unwrap();
+        assert_eq!(e.rank, 6, "{fam}: 2r");
+        let back = peft::import::import(&dir.join("peft"), base(model), 0).unwrap();
+        let x = ids_tensor(&[vec![3, 41, 7, 200, 12, 99, 5]], &device);
+        let (want, got) = (
+            to_vec(loaded.model.logits(x.clone())),
+            to_vec(back.model.logits(x.clone())),
+        );
+        let moved = max_abs_diff(&want, &to_vec(base(model).logits(x)));
+        assert!(
+            moved > 1e-2,
+            "{fam}: the adapter changes the logits ({moved})"
+        );
+        let d = max_abs_diff(&want, &got);
+        assert!(
+            d < 1e-4,
+            "{fam}: PiSSA vs its export on the original weights: {d}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -115,6 +115,13 @@ pub trait Adapter {
         None
     }
 
+    /// Whether attaching replaced the layer's weight by a residual `W − s·P₀·Q₀` (PiSSA,
+    /// MiLoRA): then [`low_rank`](Self::low_rank) is relative to that residual, and the update
+    /// of the original weight is `s·(P·Q − P₀·Q₀)`, with `P₀`, `Q₀` what attaching drew.
+    fn replaces_base(&self) -> bool {
+        false
+    }
+
     /// Parameters this adapter trains (not counting a trained base weight).
     fn trainable_params(&self) -> usize {
         0

@@ -199,6 +199,12 @@ macro_rules! adapter_via_lora {
             fn trainable_params(&self) -> usize {
                 $crate::adapters::Adapter::trainable_params(&self.lora)
             }
+            fn low_rank(&self) -> Option<$crate::adapters::LowRank> {
+                $crate::adapters::Adapter::low_rank(&self.lora)
+            }
+            fn replaces_base(&self) -> bool {
+                true
+            }
             fn set_alpha(&mut self, alpha: f64, config: &$crate::adapters::AdapterConfig) {
                 $crate::adapters::Adapter::set_alpha(&mut self.lora, alpha, config)
             }

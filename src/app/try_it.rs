@@ -306,7 +306,8 @@ impl TryIt {
                 .show(ui, |ui| {
                     for (who, text) in &self.continuations {
                         ui.strong(who);
-                        ui.label(format!("{}{}", self.prompt, text));
+                        // Line breaks shown as ⏎: a model that forgot may write nothing else.
+                        ui.label(format!("{}{}", self.prompt, text.replace('\n', "⏎")));
                         ui.end_row();
                     }
                 });

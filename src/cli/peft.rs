@@ -66,7 +66,7 @@ pub fn export(args: &ExportPeftArgs, choice: DeviceChoice) -> anyhow::Result<()>
             .display()
             .to_string()
     });
-    let e = peft::export::export(&loaded, &base_name, &args.out)?;
+    let e = peft::export::export(&loaded, &a.model, &base_name, &args.out)?;
     println!(
         "{}: a PEFT LoRA of {} modules, r = {}, lora_alpha = {} ({}), {} task head(s) beside it",
         args.out.display(),

@@ -222,34 +222,41 @@ impl Checkpoint {
                 format!("shape {:?}, expected {:?}", view.shape(), expected_shape),
             ));
         }
-        let data = view.data();
-        let out = match view.dtype() {
-            Dtype::F32 => data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
-            Dtype::F16 => data
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            Dtype::BF16 => data
-                .chunks_exact(2)
-                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            Dtype::F64 => data
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
-                .collect(),
-            other => {
-                return Err(Error::tensor(
-                    &file.path,
-                    key,
-                    format!("dtype {other:?}, expected a float type (F32, F16, BF16 or F64)"),
-                ));
-            }
+        let Some(out) = to_f32(view.dtype(), view.data()) else {
+            return Err(Error::tensor(
+                &file.path,
+                key,
+                format!(
+                    "dtype {:?}, expected a float type (F32, F16, BF16 or F64)",
+                    view.dtype()
+                ),
+            ));
         };
         Ok(out)
     }
+}
+
+/// Little-endian float data of `dtype` as f32 (`None` for a non-float dtype).
+pub fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+    Some(match dtype {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+            .collect(),
+        _ => return None,
+    })
 }
 
 /// A tensor's shape and f32 values on the host (saving weights and adapters).

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod data;
+pub mod peft;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use curlora::core::rng::Rng;

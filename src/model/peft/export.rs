@@ -2,8 +2,10 @@
 //!
 //! CURLoRA's `ΔW = α·C·U·R` has rank ≤ r, so it *is* a rank-r LoRA: `P = C·U`, `Q = R`,
 //! scale α. LoRA exports its own factors in either scaling; O-LoRA its task LoRAs side by side.
-//! A full fine-tune, head-only training and PiSSA/MiLoRA (whose update rides on a residual base
-//! they replaced) have no exact low-rank form on the original weights: they leave through
+//! PiSSA and MiLoRA train on a residual `W − s·A₀·B₀` they made when attaching, so on the
+//! original weights their update is `s·(A·B − A₀·B₀)`: a rank-2r LoRA `[A, A₀]·[B; −B₀]`, as
+//! PEFT itself converts PiSSA (`A₀`, `B₀` are redrawn from the base, deterministically). A full
+//! fine-tune and head-only training have no low-rank form: they leave through
 //! [`crate::model::merge`] instead, and the export says so.
 
 use super::{key, transposed, write_f32};
@@ -29,9 +31,15 @@ pub const WEIGHTS: &str = "adapter_model.safetensors";
 pub const HEADS: &str = "heads.safetensors";
 pub const HEADS_JSON: &str = "heads.json";
 
-/// Writes `loaded` as a PEFT LoRA into `out`; `base_name` goes into `base_model_name_or_path`
-/// (what `PeftModel.from_pretrained` is told to load the base from when none is given).
-pub fn export(loaded: &Loaded, base_name: &str, out: &Path) -> Result<Exported> {
+/// Writes `loaded` as a PEFT LoRA into `out`; `base` is the unadapted model it was loaded onto
+/// (for the starts of methods that replaced it), `base_name` goes into
+/// `base_model_name_or_path` (what `PeftModel.from_pretrained` loads the base from).
+pub fn export(
+    loaded: &Loaded,
+    base: &crate::model::LanguageModel,
+    base_name: &str,
+    out: &Path,
+) -> Result<Exported> {
     let model = &loaded.model;
     let method = loaded.meta.config.method;
     if method.trains_base() {
@@ -42,20 +50,41 @@ pub fn export(loaded: &Loaded, base_name: &str, out: &Path) -> Result<Exported> 
         )));
     }
     let prefix = model.hf_prefix();
+    let replaced = model
+        .modules()
+        .iter()
+        .any(|(_, l)| l.adapter.get().replaces_base());
+    // What attaching drew on the original weights, for methods that replaced them.
+    let initial = if replaced {
+        Some(base.clone().with_adapters(&loaded.meta.config)?.0)
+    } else {
+        None
+    };
     let mut factors = Vec::new();
     for (path, layer) in model.modules() {
         let adapter = layer.adapter.get();
         if adapter.tensors().is_empty() {
             continue; // not targeted
         }
-        let lr = adapter.low_rank().ok_or_else(|| {
+        let mut lr = adapter.low_rank().ok_or_else(|| {
             Error::config(format!(
-                "module {path}: a {} adapter is not a low-rank update of the original weights \
-                 (it trains on a residual base it replaced): write a merged model with \
+                "module {path}: a {} adapter has no low-rank form: write a merged model with \
                  `curlora merge` instead",
                 method.label()
             ))
         })?;
+        if adapter.replaces_base() {
+            let start = initial
+                .as_ref()
+                .expect("made above")
+                .module(&path)?
+                .adapter
+                .get()
+                .low_rank()
+                .expect("the same method");
+            lr.p = burn::tensor::Tensor::cat(vec![lr.p, start.p], 1);
+            lr.q = burn::tensor::Tensor::cat(vec![lr.q, start.q.neg()], 0);
+        }
         factors.push((path, lr));
     }
     if factors.is_empty() {

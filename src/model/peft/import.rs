@@ -14,7 +14,7 @@ use crate::core::error::{Error, Result};
 use crate::model::LanguageModel;
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
-use safetensors::{Dtype, SafeTensors};
+use safetensors::SafeTensors;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -197,27 +197,12 @@ pub fn import(dir: &Path, base: LanguageModel, seed: u64) -> Result<Imported> {
                 ),
             ));
         }
-        let b = view.data();
-        Ok(match view.dtype() {
-            Dtype::F32 => b
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            Dtype::F16 => b
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            Dtype::BF16 => b
-                .chunks_exact(2)
-                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            other => {
-                return Err(Error::tensor(
-                    &st_path,
-                    key,
-                    format!("dtype {other:?}, expected F32, F16 or BF16"),
-                ));
-            }
+        crate::model::weights::to_f32(view.dtype(), view.data()).ok_or_else(|| {
+            Error::tensor(
+                &st_path,
+                key,
+                format!("dtype {:?}, expected F32, F16 or BF16", view.dtype()),
+            )
         })
     };
     let mut modules = 0;
