@@ -9,7 +9,6 @@ use burn::tensor::Device;
 use common::peft::{FAMILIES, adapted, base, golden, ids};
 use common::{ids_tensor, max_abs_diff, to_vec};
 use curlora::model::generate::{self, Options, Sampling, Stop};
-use curlora::model::{LanguageModel, store};
 
 fn greedy(n: usize) -> Options {
     Options {
