@@ -314,7 +314,7 @@ fn unsupported_peft_adapters_are_refused_by_name() {
         .unwrap()
         .to_string();
     assert!(
-        e.contains("no such module") && e.contains(".attn.c_"),
+        e.contains("no such module") && e.contains("transformer.h.0.attn.c_attn.lora_A.weight"),
         "{e}"
     );
 }

@@ -153,11 +153,7 @@ impl TryIt {
             };
             let b = &self.built[&key];
             let info = b.loaded.meta.heads_info.as_ref();
-            let reading = Reading {
-                max_len: info.map_or(128, |i| i.max_len),
-                pair: Default::default(),
-                pooling: info.map(|i| i.pooling).unwrap_or_default(),
-            };
+            let reading = Reading::from_info(info);
             let data = classify::encode_texts(
                 &base.tokenizer,
                 &[(self.text.clone(), None)],

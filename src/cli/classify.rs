@@ -3,7 +3,7 @@
 
 use super::adapted::{self, ModelArgs};
 use curlora::core::device::DeviceChoice;
-use curlora::data::PairEncoding;
+use curlora::experiment::report::csv_field as field;
 use curlora::train::classify::{self, Reading};
 use std::path::PathBuf;
 
@@ -32,15 +32,6 @@ pub struct ClassifyArgs {
     pub batch_size: usize,
 }
 
-/// A CSV field, quoted when it needs to be.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 pub fn run(args: &ClassifyArgs, choice: DeviceChoice) -> anyhow::Result<()> {
     if args.model.adapter.is_none() {
         anyhow::bail!("classify needs --adapter: the task heads are in the adapter file");
@@ -67,14 +58,7 @@ pub fn run(args: &ClassifyArgs, choice: DeviceChoice) -> anyhow::Result<()> {
              numbered, texts are cut at 128 tokens and read at their last token"
         );
     }
-    let reading = Reading {
-        max_len: info.map_or(128, |i| i.max_len),
-        pair: match info.and_then(|i| i.pair_separator.clone()) {
-            None => PairEncoding::Concat,
-            Some(s) => PairEncoding::Separator(s),
-        },
-        pooling: info.map(|i| i.pooling).unwrap_or_default(),
-    };
+    let reading = Reading::from_info(info);
     let chosen: Vec<usize> = match &args.task {
         None => (0..heads.len()).collect(),
         Some(t) => vec![heads.iter().position(|(n, _)| n == t).ok_or_else(|| {

@@ -10,7 +10,7 @@ use super::weights::Checkpoint;
 use crate::adapters::{AnyAdapter, Frozen};
 use crate::core::error::{Error, Result};
 use burn::module::Param;
-use safetensors::{Dtype, tensor::TensorView};
+use safetensors::Dtype;
 use std::path::Path;
 
 /// The files of an HF folder besides its weights that a merged folder keeps.
@@ -71,27 +71,13 @@ fn source_dtype(src: &Path) -> Dtype {
         .unwrap_or(Dtype::F32)
 }
 
-fn encode(v: &[f32], dtype: Dtype) -> Vec<u8> {
-    match dtype {
-        Dtype::F16 => v
-            .iter()
-            .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
-            .collect(),
-        Dtype::BF16 => v
-            .iter()
-            .flat_map(|x| half::bf16::from_f32(*x).to_le_bytes())
-            .collect(),
-        _ => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-    }
-}
-
 /// Writes `model` (adapters attached) merged into the HF folder `out`; `src` is the base's
 /// folder, whose config, tokenizer and dtype the merged folder takes.
 pub fn merge(model: LanguageModel, src: &Path, out: &Path) -> Result<Merged> {
     let dtype = source_dtype(src);
     let (model, modules) = fold(model);
     let prefix = model.hf_prefix();
-    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = model
+    let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = model
         .named_tensors()
         .into_iter()
         .map(|(name, shape, v)| {
@@ -101,20 +87,12 @@ pub fn merge(model: LanguageModel, src: &Path, out: &Path) -> Result<Merged> {
             } else {
                 format!("{prefix}{name}")
             };
-            (name, shape, encode(&v, dtype))
-        })
-        .collect();
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .map(|(n, s, b)| {
-            let view = TensorView::new(dtype, s.clone(), b).expect("shape matches the data");
-            (n.clone(), view)
+            (name, shape, v)
         })
         .collect();
     let mut md = std::collections::HashMap::new();
     md.insert("format".to_string(), "pt".to_string());
-    let bytes = safetensors::serialize(views, Some(md))
-        .map_err(|e| Error::format(out, format!("cannot serialize the merged weights: {e}")))?;
+    let bytes = super::weights::serialize(&tensors, dtype, Some(md))?;
     std::fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
     // The weights first and config.json last: a folder with a config is complete.
     crate::core::fsutil::write_atomic(&out.join("model.safetensors"), &bytes)?;

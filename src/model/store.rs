@@ -14,7 +14,7 @@ use crate::core::error::{Error, Result};
 use crate::core::fsutil::write_atomic;
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -51,10 +51,6 @@ pub struct HeadsInfo {
     pub max_len: usize,
     /// How a sentence pair was joined (`None`: concatenated).
     pub pair_separator: Option<String>,
-}
-
-fn bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// Writes `model`'s trained tensors and `heads` to `path` (atomically).
@@ -113,25 +109,24 @@ pub async fn to_bytes_async(
             indices.insert(name.clone(), (cols.to_vec(), rows.to_vec()));
         }
     }
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
     for (name, t) in handles {
         let shape = t.dims().to_vec();
-        let v = crate::core::runtime::read_f32(t).await?;
-        tensors.push((name, shape, bytes(&v)));
+        tensors.push((name, shape, crate::core::runtime::read_f32(t).await?));
     }
     if config.method.trains_base() {
         for (name, s, v) in model.named_tensors() {
-            tensors.push((format!("full.{name}"), s, bytes(&v)));
+            tensors.push((format!("full.{name}"), s, v));
         }
     }
     for (i, (_, h)) in heads.iter().enumerate() {
         let w = h.weight.val();
         let shape = w.dims().to_vec();
         let v = crate::core::runtime::read_f32(w).await?;
-        tensors.push((format!("head.{i}.weight"), shape, bytes(&v)));
+        tensors.push((format!("head.{i}.weight"), shape, v));
         let n = h.classes();
         let v = crate::core::runtime::read_f32(h.bias.val()).await?;
-        tensors.push((format!("head.{i}.bias"), vec![n], bytes(&v)));
+        tensors.push((format!("head.{i}.bias"), vec![n], v));
     }
     let meta = AdapterMeta {
         format_version: 1,
@@ -147,22 +142,12 @@ pub async fn to_bytes_async(
             .unwrap_or(0),
         heads_info: heads_info.cloned(),
     };
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .map(|(n, s, b)| {
-            (
-                n.clone(),
-                TensorView::new(Dtype::F32, s.clone(), b).expect("consistent"),
-            )
-        })
-        .collect();
     let mut md = HashMap::new();
     md.insert(
         "curlora".to_string(),
         serde_json::to_string(&meta).expect("serializable"),
     );
-    safetensors::serialize(views, Some(md))
-        .map_err(|e| Error::config(format!("cannot serialize the adapter: {e}")))
+    super::weights::serialize(&tensors, Dtype::F32, Some(md))
 }
 
 /// A loaded adapter: the model with it attached, and its heads.

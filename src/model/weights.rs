@@ -236,6 +236,44 @@ impl Checkpoint {
     }
 }
 
+/// Named f32 tensors as safetensors bytes, stored as `dtype` (F32, F16 or BF16; anything else
+/// is stored as F32): what pretraining, merging, the PEFT export and adapter files write.
+pub fn serialize(
+    tensors: &[(String, Vec<usize>, Vec<f32>)],
+    dtype: Dtype,
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<Vec<u8>> {
+    let dtype = match dtype {
+        Dtype::F16 | Dtype::BF16 => dtype,
+        _ => Dtype::F32,
+    };
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| match dtype {
+            Dtype::F16 => v
+                .iter()
+                .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                .collect(),
+            Dtype::BF16 => v
+                .iter()
+                .flat_map(|x| half::bf16::from_f32(*x).to_le_bytes())
+                .collect(),
+            _ => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s, _), b)| {
+            let view = safetensors::tensor::TensorView::new(dtype, s.clone(), b)
+                .expect("shape matches the data");
+            (n.clone(), view)
+        })
+        .collect();
+    safetensors::serialize(views, metadata)
+        .map_err(|e| Error::config(format!("cannot serialize tensors: {e}")))
+}
+
 /// Little-endian float data of `dtype` as f32 (`None` for a non-float dtype).
 pub fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     Some(match dtype {

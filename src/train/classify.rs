@@ -17,6 +17,21 @@ pub struct Reading {
     pub pooling: Pooling,
 }
 
+impl Reading {
+    /// What an adapter file records; files from before it was saved read texts as the
+    /// defaults do (128 tokens, pairs concatenated, the last real token).
+    pub fn from_info(info: Option<&crate::model::store::HeadsInfo>) -> Self {
+        Self {
+            max_len: info.map_or(128, |i| i.max_len),
+            pair: match info.and_then(|i| i.pair_separator.clone()) {
+                None => PairEncoding::Concat,
+                Some(s) => PairEncoding::Separator(s),
+            },
+            pooling: info.map(|i| i.pooling).unwrap_or_default(),
+        }
+    }
+}
+
 /// Token ids of each `(text, second text)` as training encoded its examples: joined as `pair`
 /// says, no special tokens, cut to `max_len`, an empty text read as one pad token.
 pub fn encode_texts(

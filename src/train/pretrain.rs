@@ -11,7 +11,7 @@ use crate::model::{Architecture, Gpt2, Gpt2Config};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use safetensors::{Dtype, tensor::TensorView};
+use safetensors::Dtype;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tokenizers::models::TrainerWrapper;
@@ -93,30 +93,8 @@ pub fn init_weights(c: &Gpt2Config, seed: u64) -> Vec<(String, Vec<usize>, Vec<f
 
 /// Serializes named tensors to safetensors bytes, as F32 or F16.
 pub fn to_safetensors(tensors: &[(String, Vec<usize>, Vec<f32>)], f16: bool) -> Vec<u8> {
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|(_, _, v)| {
-            if f16 {
-                v.iter()
-                    .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
-                    .collect()
-            } else {
-                v.iter().flat_map(|x| x.to_le_bytes()).collect()
-            }
-        })
-        .collect();
     let dtype = if f16 { Dtype::F16 } else { Dtype::F32 };
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((n, s, _), b)| {
-            (
-                n.clone(),
-                TensorView::new(dtype, s.clone(), b).expect("consistent"),
-            )
-        })
-        .collect();
-    safetensors::serialize(views, None).expect("serializable")
+    crate::model::weights::serialize(tensors, dtype, None).expect("serializable")
 }
 
 /// A freshly initialised model on `device`.

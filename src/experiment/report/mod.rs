@@ -134,7 +134,7 @@ pub struct Report {
 }
 
 /// RFC 4180 quoting when a field needs it.
-pub(crate) fn csv_field(s: &str) -> String {
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -141,7 +141,10 @@ pub fn import(dir: &Path, base: LanguageModel, seed: u64) -> Result<Imported> {
     // Module path → (A, B) keys, every key accounted for.
     let prefix = format!("{KEY_PREFIX}{}", base.hf_prefix());
     let mut pairs: BTreeMap<String, [Option<String>; 2]> = BTreeMap::new();
-    for name in st.names() {
+    // In name order, so that an error names the same key every time.
+    let mut names = st.names();
+    names.sort();
+    for name in names {
         let rest = name
             .strip_prefix(&prefix)
             .or_else(|| name.strip_prefix(KEY_PREFIX));

@@ -16,8 +16,7 @@
 pub mod export;
 pub mod import;
 
-use crate::core::error::{Error, Result};
-use safetensors::{Dtype, tensor::TensorView};
+use crate::core::error::Result;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -35,20 +34,7 @@ pub fn write_f32(
     tensors: &[(String, Vec<usize>, Vec<f32>)],
     metadata: Option<HashMap<String, String>>,
 ) -> Result<usize> {
-    let bytes: Vec<Vec<u8>> = tensors
-        .iter()
-        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
-        .collect();
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((n, s, _), b)| {
-            let view = TensorView::new(Dtype::F32, s.clone(), b).expect("shape matches the data");
-            (n.clone(), view)
-        })
-        .collect();
-    let out = safetensors::serialize(views, metadata)
-        .map_err(|e| Error::format(path, format!("cannot serialize: {e}")))?;
+    let out = crate::model::weights::serialize(tensors, safetensors::Dtype::F32, metadata)?;
     crate::core::fsutil::write_atomic(path, &out)?;
     Ok(out.len())
 }
