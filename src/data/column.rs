@@ -8,7 +8,7 @@ use std::path::Path;
 /// The values of `column` in every row of `path` (tab-separated for `.tsv`, else commas), with
 /// the 1-based line each starts on. A missing column is an error naming the columns found.
 pub fn read_column(path: &Path, column: &str) -> Result<Vec<(usize, String)>> {
-    let text = crate::core::fsutil::read_to_string(path)?;
+    let text = super::read_table_text(path)?;
     let delim = if path.extension().and_then(|e| e.to_str()) == Some("tsv") {
         b'\t'
     } else {

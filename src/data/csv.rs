@@ -1,12 +1,17 @@
-//! A small RFC 4180 record reader, written by hand so the crate needs no CSV dependency.
+//! CSV/TSV records, split by the `csv` crate (BurntSushi's), with the checks it leaves to us.
 //!
-//! It follows what Python's `csv` module (which produced most of these files) accepts:
-//! fields separated by one delimiter byte; a field that starts with `"` is quoted and may hold
-//! delimiters, newlines and doubled quotes (`""` → `"`); a quote inside an unquoted field is
-//! an ordinary character. Records end at `\n` or `\r\n`. Blank lines are skipped. Unlike
-//! Python it rejects text after a closing quote (`"abc"x`), which always means a broken file:
-//! a row error when it stays on one line, fatal when the quoted part ran over line ends (an
-//! unbalanced quote, after which the records that follow would be out of phase).
+//! The crate follows RFC 4180 as Python's `csv` module (which wrote most of these files) does:
+//! one delimiter byte; a field that starts with `"` is quoted and may hold delimiters, newlines
+//! and doubled quotes (`""` → `"`); a quote inside an unquoted field is an ordinary character;
+//! records end at `\n`, `\r\n` or `\r`; blank lines are skipped. It is lenient where a broken
+//! file should be reported: text after a closing quote (`"abc"x`) is folded into the field, and
+//! an unclosed quote silently swallows the rest of the file. So each record is checked against
+//! its raw bytes (does re-quoting the parsed fields give back exactly what is on disk?), and a
+//! mismatch becomes a row error when it stays on one line, or a fatal one when a quoted part ran
+//! over line ends (an unbalanced quote, after which every later record would be out of phase).
+
+use super::limits::{overlong_detail, overlong_line};
+use csv::{ByteRecord, ReaderBuilder};
 
 /// One record and the 1-based line on which it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,172 +26,204 @@ pub(crate) enum CsvError {
     /// Confined to one record; the reader has moved on to the next line and can continue.
     Row { line: usize, detail: String },
     /// The rest of the file cannot be split into records reliably: an unterminated quoted
-    /// field, or a quoted field that spans lines and then breaks (an unbalanced quote).
+    /// field, a quoted field that spans lines and then breaks (an unbalanced quote), or a line
+    /// over [`MAX_LINE_BYTES`].
     Fatal { line: usize, detail: String },
 }
 
 pub(crate) struct CsvReader<'a> {
     text: &'a str,
-    pos: usize,
-    /// 1-based line of `pos`.
-    line: usize,
+    inner: csv::Reader<&'a [u8]>,
+    record: ByteRecord,
     delim: u8,
     done: bool,
 }
 
 impl<'a> CsvReader<'a> {
     pub(crate) fn new(text: &'a str, delim: u8) -> Self {
+        let inner = ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delim)
+            .from_reader(text.as_bytes());
         CsvReader {
             text,
-            pos: 0,
-            line: 1,
+            inner,
+            record: ByteRecord::new(),
             delim,
             done: false,
         }
     }
 
-    fn skip_rest_of_line(&mut self) {
-        let b = self.text.as_bytes();
-        while self.pos < b.len() {
-            let c = b[self.pos];
-            self.pos += 1;
-            if c == b'\n' {
-                self.line += 1;
-                return;
-            }
-        }
-    }
-
     fn next_record(&mut self) -> Option<Result<Record, CsvError>> {
-        // Only ASCII bytes are compared, and those never occur inside a multi-byte UTF-8
-        // sequence, so every slice below falls on a char boundary.
-        let b = self.text.as_bytes();
-        loop {
-            match b.get(self.pos) {
-                None => return None,
-                Some(b'\n') => {
-                    self.pos += 1;
-                    self.line += 1;
-                }
-                Some(b'\r') if b.get(self.pos + 1) == Some(&b'\n') => {
-                    self.pos += 2;
-                    self.line += 1;
-                }
-                Some(_) => break,
+        let start = self.inner.position().clone();
+        if start.byte() == 0 {
+            if let Some((line, len)) = overlong_line(self.text) {
+                self.done = true;
+                let detail = overlong_detail(len);
+                return Some(Err(CsvError::Fatal { line, detail }));
             }
         }
-        let start_line = self.line;
-        let mut fields = Vec::new();
-        loop {
-            if b.get(self.pos) == Some(&b'"') {
-                let quote_line = self.line;
-                let mut field = String::new();
-                let mut i = self.pos + 1;
-                let mut seg = i;
-                loop {
-                    match b.get(i) {
-                        None => {
-                            self.done = true;
-                            return Some(Err(CsvError::Fatal {
-                                line: start_line,
-                                detail: format!(
-                                    "unterminated quoted field {} (its opening quote is on \
-                                     line {quote_line}; a closing `\"` is missing)",
-                                    fields.len() + 1
-                                ),
-                            }));
-                        }
-                        Some(b'"') if b.get(i + 1) == Some(&b'"') => {
-                            field.push_str(&self.text[seg..=i]);
-                            i += 2;
-                            seg = i;
-                        }
-                        Some(b'"') => {
-                            field.push_str(&self.text[seg..i]);
-                            i += 1;
-                            break;
-                        }
-                        Some(b'\n') => {
-                            self.line += 1;
-                            i += 1;
-                        }
-                        Some(_) => i += 1,
-                    }
-                }
-                self.pos = i;
-                fields.push(field);
-                match b.get(self.pos) {
-                    Some(&c) if c == self.delim => self.pos += 1,
-                    None => break,
-                    Some(b'\n') => {
-                        self.pos += 1;
-                        self.line += 1;
-                        break;
-                    }
-                    Some(b'\r') if matches!(b.get(self.pos + 1), None | Some(b'\n')) => {
-                        self.pos += 1;
-                        if self.pos < b.len() {
-                            self.pos += 1;
-                            self.line += 1;
-                        }
-                        break;
-                    }
-                    Some(_) if self.line != quote_line => {
-                        // A quoted field ran over a line end and then broke: almost surely an
-                        // unbalanced quote on `quote_line`, after which every later record
-                        // would be split out of phase. Stop rather than guess.
-                        self.done = true;
-                        return Some(Err(CsvError::Fatal {
-                            line: start_line,
-                            detail: format!(
-                                "field {} opens a quote on line {quote_line} that closes on \
-                                 line {} followed by more text: probably an unbalanced `\"`",
-                                fields.len(),
-                                self.line
-                            ),
-                        }));
-                    }
-                    Some(_) => {
-                        let n = fields.len();
-                        self.skip_rest_of_line();
-                        return Some(Err(CsvError::Row {
-                            line: start_line,
-                            detail: format!(
-                                "unexpected text after the closing quote of field {n} \
-                                 (a quote inside a quoted field must be doubled: `\"\"`)"
-                            ),
-                        }));
-                    }
-                }
-            } else {
-                let start = self.pos;
-                let mut i = start;
-                while i < b.len() && b[i] != self.delim && b[i] != b'\n' {
-                    i += 1;
-                }
-                let mut end = i;
-                let at_line_end = i == b.len() || b[i] == b'\n';
-                if at_line_end && end > start && b[end - 1] == b'\r' {
-                    end -= 1;
-                }
-                fields.push(self.text[start..end].to_string());
-                self.pos = i;
-                match b.get(i) {
-                    Some(b'\n') => {
-                        self.pos += 1;
-                        self.line += 1;
-                        break;
-                    }
-                    Some(_) => self.pos += 1, // the delimiter
-                    None => break,
-                }
+        match self.inner.read_byte_record(&mut self.record) {
+            Ok(false) => return None,
+            Ok(true) => {}
+            // Reading from a byte slice cannot fail; a UTF-8 error cannot occur on bytes.
+            Err(e) => {
+                self.done = true;
+                let line = start.line() as usize;
+                return Some(Err(CsvError::Fatal {
+                    line,
+                    detail: e.to_string(),
+                }));
             }
         }
-        Some(Ok(Record {
-            line: start_line,
-            fields,
-        }))
+        let pos = self
+            .record
+            .position()
+            .expect("the csv reader records positions");
+        let (mut from, mut line) = (pos.byte() as usize, pos.line() as usize);
+        let to = self.inner.position().byte() as usize;
+        // The crate's record position can sit on the line ends (and blank lines) it skipped
+        // before the record: step over them to its first byte and line.
+        let bytes = self.text.as_bytes();
+        while from < to && matches!(bytes[from], b'\r' | b'\n') {
+            line += usize::from(bytes[from] == b'\n');
+            from += 1;
+        }
+        let raw = &self.text.as_bytes()[from..to];
+        if let Err(b) = check_raw(raw, &self.record, self.delim) {
+            let quote_line = line + count_newlines(&raw[..b.quote_at]);
+            let field = b.field + 1;
+            if b.unterminated {
+                self.done = true;
+                let detail = format!(
+                    "unterminated quoted field {field} (its opening quote is on line \
+                     {quote_line}; a closing `\"` is missing)"
+                );
+                return Some(Err(CsvError::Fatal { line, detail }));
+            }
+            let close_line = line + count_newlines(&raw[..b.close_at]);
+            if close_line != quote_line {
+                // A quoted field ran over a line end and then broke: almost surely an
+                // unbalanced quote on `quote_line`, after which every later record would be
+                // split out of phase. Stop rather than guess.
+                self.done = true;
+                let detail = format!(
+                    "field {field} opens a quote on line {quote_line} that closes on line \
+                     {close_line} followed by more text: probably an unbalanced `\"`"
+                );
+                return Some(Err(CsvError::Fatal { line, detail }));
+            }
+            let detail = format!(
+                "unexpected text after the closing quote of field {field} (a quote inside a \
+                 quoted field must be doubled: `\"\"`)"
+            );
+            return Some(Err(CsvError::Row { line, detail }));
+        }
+        // The record is a slice of `text` (a `str`) cut at ASCII bytes, so every field is
+        // valid UTF-8; the lossy conversion only guards that reasoning.
+        let fields = self
+            .record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        Some(Ok(Record { line, fields }))
     }
+}
+
+/// Where a record's raw bytes differ from its parsed fields re-quoted.
+struct Broken {
+    /// 0-based field.
+    field: usize,
+    /// Byte offsets in the raw record: the field's opening quote, and where the mismatch is.
+    quote_at: usize,
+    close_at: usize,
+    /// The quoted field ran to the end of the file without its closing quote.
+    unterminated: bool,
+}
+
+/// Whether `raw` is exactly `record` written back: each field verbatim, or quoted with its
+/// quotes doubled, delimiters between, one line end (or none) after.
+fn check_raw(raw: &[u8], record: &ByteRecord, delim: u8) -> Result<(), Broken> {
+    let mut o = 0;
+    let mut last = (0, 0);
+    for (i, f) in record.iter().enumerate() {
+        if i > 0 {
+            if raw.get(o) != Some(&delim) {
+                return Err(Broken {
+                    field: i - 1,
+                    quote_at: last.1,
+                    close_at: o,
+                    unterminated: false,
+                });
+            }
+            o += 1;
+        }
+        let quote_at = o;
+        last = (i, quote_at);
+        if raw.get(o) != Some(&b'"') {
+            // Unquoted: verbatim (a quote after the first byte is an ordinary character).
+            if !raw[o..].starts_with(f) {
+                return Err(Broken {
+                    field: i,
+                    quote_at,
+                    close_at: o,
+                    unterminated: false,
+                });
+            }
+            o += f.len();
+            continue;
+        }
+        o += 1;
+        for &c in f {
+            let want: &[u8] = if c == b'"' {
+                b"\"\""
+            } else {
+                std::slice::from_ref(&c)
+            };
+            if !raw[o..].starts_with(want) {
+                return Err(Broken {
+                    field: i,
+                    quote_at,
+                    close_at: o,
+                    unterminated: false,
+                });
+            }
+            o += want.len();
+        }
+        match raw.get(o) {
+            Some(b'"') => o += 1,
+            None => {
+                return Err(Broken {
+                    field: i,
+                    quote_at,
+                    close_at: o,
+                    unterminated: true,
+                });
+            }
+            Some(_) => {
+                return Err(Broken {
+                    field: i,
+                    quote_at,
+                    close_at: o,
+                    unterminated: false,
+                });
+            }
+        }
+    }
+    match &raw[o..] {
+        b"" | b"\n" | b"\r\n" | b"\r" => Ok(()),
+        _ => Err(Broken {
+            field: last.0,
+            quote_at: last.1,
+            close_at: o,
+            unterminated: false,
+        }),
+    }
+}
+
+fn count_newlines(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c == b'\n').count()
 }
 
 impl Iterator for CsvReader<'_> {
@@ -203,6 +240,7 @@ impl Iterator for CsvReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::limits::MAX_LINE_BYTES;
 
     fn parse(s: &str) -> Vec<Result<Record, CsvError>> {
         CsvReader::new(s, b',').collect()
@@ -281,5 +319,32 @@ mod tests {
     #[test]
     fn utf8_fields() {
         assert_eq!(parse("é,\"ü,ß\"\n"), vec![rec(1, &["é", "ü,ß"])]);
+    }
+
+    #[test]
+    fn unterminated_quote_on_the_last_line_is_fatal() {
+        let r = parse("a,b\nc,\"d");
+        assert_eq!(r[0], rec(1, &["a", "b"]));
+        assert!(
+            matches!(&r[1], Err(CsvError::Fatal { line: 2, detail }) if detail.contains("unterminated quoted field 2")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn tab_delimiter_and_doubled_quotes_at_the_end() {
+        let r: Vec<_> = CsvReader::new("x\t\"a\"\"\"\ny\tz\n", b'\t').collect();
+        assert_eq!(r, vec![rec(1, &["x", "a\""]), rec(2, &["y", "z"])]);
+    }
+
+    #[test]
+    fn an_overlong_line_is_refused_before_any_record() {
+        let text = format!("a,b\n{}\n", "x".repeat(MAX_LINE_BYTES + 1));
+        let r = parse(&text);
+        assert_eq!(r.len(), 1);
+        assert!(
+            matches!(&r[0], Err(CsvError::Fatal { line: 2, detail }) if detail.contains("1 MiB")),
+            "{r:?}"
+        );
     }
 }

@@ -17,7 +17,9 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::csv::{CsvError, CsvReader, Record};
-use super::{Collector, Dataset, Example, LoadOptions, LoadReport, numbered_lines, read_utf8};
+use super::{
+    Collector, Dataset, Example, LoadOptions, LoadReport, numbered_lines, read_table_text,
+};
 use crate::core::error::{Error, Result};
 
 /// File layout of a generic dataset.
@@ -191,7 +193,7 @@ pub fn read_generic(
     options: &LoadOptions,
 ) -> Result<(Dataset, LoadReport)> {
     spec.validate()?;
-    let content = read_utf8(path)?;
+    let content = read_table_text(path)?;
     let mut labels = Labels::new(spec.label_names.as_ref());
     let mut out = Collector::new(path, options);
     match spec.format {

@@ -9,7 +9,9 @@
 
 use std::path::Path;
 
-use super::{Collector, Dataset, Example, LoadOptions, LoadReport, numbered_lines, read_utf8};
+use super::{
+    Collector, Dataset, Example, LoadOptions, LoadReport, numbered_lines, read_table_text,
+};
 use crate::core::error::{Error, Result};
 
 /// MRPC class names, as in HF `glue/mrpc` (`Quality` 0 / 1).
@@ -54,7 +56,7 @@ fn read_glue(
     text_b_col: Option<&str>,
     labels: &[&str],
 ) -> Result<(Dataset, LoadReport)> {
-    let content = read_utf8(path)?;
+    let content = read_table_text(path)?;
     let mut lines = numbered_lines(&content);
     let Some((header_line, header)) = lines.next() else {
         return Err(Error::format(

@@ -17,8 +17,11 @@ mod column;
 mod csv;
 pub mod generic;
 pub mod glue;
+mod limits;
 pub mod sentiment140;
 pub mod text;
+
+pub(crate) use limits::read_table_text;
 
 use std::path::{Path, PathBuf};
 

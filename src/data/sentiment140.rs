@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::csv::{CsvError, CsvReader};
-use super::{Collector, Dataset, Example, LoadOptions, LoadReport, read_utf8};
+use super::{Collector, Dataset, Example, LoadOptions, LoadReport, read_table_text};
 use crate::core::error::{Error, Result};
 
 /// Number of fields in every Sentiment140 row.
@@ -74,7 +74,7 @@ pub fn read_sentiment140(
     labels: Sentiment140Labels,
     options: &LoadOptions,
 ) -> Result<(Dataset, LoadReport)> {
-    let content = read_utf8(path)?;
+    let content = read_table_text(path)?;
     let mut out = Collector::new(path, options);
     let mut first = true;
     for record in CsvReader::new(&content, b',') {

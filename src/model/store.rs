@@ -157,15 +157,57 @@ pub struct Loaded {
     pub heads: Vec<(String, Head)>,
 }
 
-/// Reads the metadata of an adapter file.
+/// The largest JSON header an adapter file may have. Ours are a few kilobytes (the config,
+/// the task names and labels); the safetensors crate's own limit is 100 MB, too much to read
+/// from a file picked up from the internet before it has shown it is an adapter.
+pub const MAX_ADAPTER_HEADER: u64 = 16 << 20;
+
+/// Reads the metadata of an adapter file. The header's length is checked against
+/// [`MAX_ADAPTER_HEADER`] and the file's size before the file is read.
 pub fn read_meta(path: &Path) -> Result<(Vec<u8>, AdapterMeta)> {
-    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut prefix = [0u8; 8];
+    file.read_exact(&mut prefix).map_err(|_| {
+        Error::format(
+            path,
+            format!("{size} bytes: too short for a safetensors file"),
+        )
+    })?;
+    check_header_len(path, u64::from_le_bytes(prefix), size)?;
+    let mut data = prefix.to_vec();
+    file.read_to_end(&mut data)
+        .map_err(|e| Error::io(path, e))?;
     let meta = meta_of(&data, path)?;
     Ok((data, meta))
 }
 
+fn check_header_len(path: &Path, len: u64, size: u64) -> Result<()> {
+    if len > MAX_ADAPTER_HEADER {
+        return Err(Error::format(
+            path,
+            format!(
+                "its JSON header claims {len} bytes, over the limit of {MAX_ADAPTER_HEADER} \
+                 bytes (16 MiB) for an adapter file: not a curlora adapter"
+            ),
+        ));
+    }
+    if len.saturating_add(8) > size {
+        return Err(Error::format(
+            path,
+            format!("its JSON header claims {len} bytes, past the end of the {size}-byte file"),
+        ));
+    }
+    Ok(())
+}
+
 /// The metadata in adapter-file bytes (`path` names them in errors).
 fn meta_of(data: &[u8], path: &Path) -> Result<AdapterMeta> {
+    if let Some(prefix) = data.get(..8) {
+        let len = u64::from_le_bytes(prefix.try_into().expect("8 bytes"));
+        check_header_len(path, len, data.len() as u64)?;
+    }
     let (_, header) = SafeTensors::read_metadata(data)
         .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
     let raw = header

@@ -1,0 +1,22 @@
+//! Shared by the fuzz targets: a scratch folder for readers that take a path.
+
+use std::path::PathBuf;
+
+/// A per-process scratch folder in memory (`/dev/shm`) when there is one.
+pub fn scratch() -> PathBuf {
+    let root = if std::path::Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = root.join(format!("curlora-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+/// Writes `bytes` to `name` in the scratch folder and returns its path.
+pub fn file(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = scratch().join(name);
+    std::fs::write(&path, bytes).expect("scratch file");
+    path
+}
