@@ -7,11 +7,10 @@ mod common;
 use burn::tensor::Device;
 use common::*;
 use curlora::adapters::{AdapterConfig, CurLora, Method};
-use curlora::experiment::{Experiment, ExperimentSpec, TaskFormat, TaskSpec};
+use curlora::experiment::{Experiment, ExperimentSpec};
 use curlora::model::LanguageModel;
 use curlora::model::store;
-use curlora::train::perplexity::PerplexityMode;
-use curlora::train::{NoEvents, RunContext, RunStatus, Schedule, TaskModel, run_sequence};
+use curlora::train::{NoEvents, RunContext, RunStatus, TaskModel, run_sequence};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -24,39 +23,7 @@ fn tmp(tag: &str) -> PathBuf {
 }
 
 fn spec() -> ExperimentSpec {
-    let mut s = curlora::experiment::presets::paper_gpt2_fixed(&PathBuf::from("/nonexistent"));
-    s.preset = None;
-    s.model = Some(fixture("tiny-gpt2"));
-    s.methods = vec![Method::Lora, Method::CurLora, Method::Full];
-    s.ranks = vec![4];
-    s.seeds = vec![1];
-    s.max_len = 16;
-    s.train.batch_size = 8;
-    s.train.lr = 5e-3;
-    s.train.snapshot_every = 2;
-    s.train.eval_every = 3;
-    s.perplexity.text = fixture("tiny-gpt2/sample.txt");
-    s.perplexity.wikitext_rule = false;
-    s.perplexity.mode = PerplexityMode::FirstWindow { max_tokens: 64 };
-    s.train.perplexity = s.perplexity.mode.clone();
-    s.tasks = ["fruit", "mood", "count"]
-        .iter()
-        .map(|n| {
-            TaskSpec::new(
-                *n,
-                TaskFormat::Csv,
-                fixture(&format!("tasks/{n}.csv")),
-                fixture(&format!("tasks/{n}.csv")),
-            )
-            .with_epochs(2)
-            .with_schedule(Schedule::WarmupCosine {
-                warmup_fraction: 0.1,
-            })
-            .with_columns("text", "label")
-        })
-        .collect();
-    s.notes = vec![];
-    s
+    tiny_experiment()
 }
 
 #[test]
@@ -168,6 +135,8 @@ fn trained(method: Method, lr: f64) -> (Experiment, AdapterConfig, curlora::trai
         cancel: Arc::new(AtomicBool::new(false)),
         device_name: "test".into(),
         control: None,
+        resume: None,
+        checkpoint_base: false,
     };
     let out = run_sequence(
         &exp.base,
@@ -352,6 +321,8 @@ fn the_event_stream_describes_the_run() {
         cancel: Arc::new(AtomicBool::new(false)),
         device_name: "test".into(),
         control: None,
+        resume: None,
+        checkpoint_base: false,
     };
     let out = run_sequence(
         &exp.base,

@@ -229,21 +229,7 @@ impl Session {
 }
 
 fn run_of(e: &Event) -> Option<usize> {
-    Some(match e {
-        Event::RunStart { run, .. }
-        | Event::Selection { run, .. }
-        | Event::Perplexity { run, .. }
-        | Event::TaskStart { run, .. }
-        | Event::Step { run, .. }
-        | Event::AdapterSnapshot { run, .. }
-        | Event::Eval { run, .. }
-        | Event::Progress { run, .. }
-        | Event::TaskEnd { run, .. }
-        | Event::Checkpoint { run, .. }
-        | Event::RunEnd { run, .. }
-        | Event::Control { run, .. }
-        | Event::Error { run, .. } => *run,
-    })
+    Some(e.run())
 }
 
 /// The recorded default run shipped with the binary.
@@ -251,9 +237,5 @@ pub static RECORDED_RUN: &str = include_str!("../../assets/recorded-run.jsonl");
 
 /// Parses a recording (one JSON event per line).
 pub fn parse_recording(text: &str) -> Result<Vec<Event>, String> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
-        .collect()
+    crate::train::events::parse_jsonl(text)
 }

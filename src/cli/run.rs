@@ -1,5 +1,6 @@
 use curlora::adapters::{CurSource, LoraScaling, Method, SelectionMode, UInit};
 use curlora::core::device::DeviceChoice;
+use curlora::experiment::checkpoint::{self, Resumed};
 use curlora::experiment::{Experiment, ExperimentSpec};
 use curlora::train::Event;
 use std::path::PathBuf;
@@ -82,6 +83,15 @@ pub struct RunArgs {
     /// Print the experiment as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// Continue an interrupted `curlora run --out DIR` from its last task boundary (DIR/checkpoint/,
+    /// saved after every task): the same experiment, into the same folder. The report equals
+    /// an uninterrupted run's.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "config", "print_config"])]
+    pub resume: Option<PathBuf>,
+    /// With --resume, after a run diverged: retry it from its last good task boundary with the
+    /// learning rate multiplied by this (e.g. 0.5).
+    #[arg(long, requires = "resume")]
+    pub lr_scale: Option<f64>,
 }
 
 fn spec(args: &RunArgs) -> anyhow::Result<ExperimentSpec> {
@@ -147,14 +157,39 @@ fn spec(args: &RunArgs) -> anyhow::Result<ExperimentSpec> {
 }
 
 pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
-    let spec = spec(args)?;
+    if let Some(s) = args.lr_scale
+        && !(s.is_finite() && s > 0.0)
+    {
+        anyhow::bail!("--lr-scale {s}: expected a positive number, e.g. 0.5");
+    }
+    let resumed = args.resume.as_deref().map(Resumed::read).transpose()?;
+    let spec = match &resumed {
+        Some(r) => r.spec.clone(),
+        None => spec(args)?,
+    };
     if args.print_config {
         print!("{}", spec.to_toml());
         return Ok(());
     }
+    let out = args.resume.clone().unwrap_or_else(|| args.out.clone());
     let dev = curlora::core::device::select(choice)?;
     eprintln!("device: {}", dev.description);
-    let exp = Experiment::load(spec, &dev.device.clone().autodiff())?;
+    let mut exp = Experiment::load(spec.clone(), &dev.device.clone().autodiff())?;
+    if let Some(r) = &resumed {
+        exp.resume = r.resume_points(&out, args.lr_scale)?;
+        let done = r
+            .state
+            .runs
+            .iter()
+            .map(|s| format!("run {} after task {}", s.run, s.after_task));
+        eprintln!(
+            "resuming from {}: {}",
+            out.join(checkpoint::FOLDER).display(),
+            done.collect::<Vec<_>>().join(", ")
+        );
+    }
+    // Full fine-tunes send their weights at each boundary too, so that they can resume.
+    exp.checkpoint_base = true;
     super::progress::describe(&exp);
     let (tx, rx) = std::sync::mpsc::channel::<Event>();
     let record = match &args.record {
@@ -170,9 +205,13 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // A resume first sends what the checkpoint holds, so the log and the recording are whole.
+    for e in resumed.iter().flat_map(|r| &r.events) {
+        let _ = tx.send(e.clone());
+    }
     let printer = std::thread::spawn(move || super::progress::print_events(rx, record));
-    let out = args.out.clone();
     let cancel = Arc::new(AtomicBool::new(false));
+    let writer = checkpoint::Writer::new(&out, &spec, &tx, cancel.clone(), resumed.as_ref());
     {
         // Ctrl-C stops after the current batch; what was done is still reported and saved.
         let cancel = cancel.clone();
@@ -182,13 +221,14 @@ pub fn run(args: &RunArgs, choice: DeviceChoice) -> anyhow::Result<()> {
         });
     }
     let mut diverged = Vec::new();
-    let report = exp.run(&dev.description, &tx, cancel, |cfg, outcome| {
+    let report = exp.run(&dev.description, &writer, cancel, |cfg, outcome| {
         let bytes = exp.save_adapter(&out.join("adapters"), cfg, outcome)?;
         if let curlora::train::RunStatus::Diverged { message, .. } = &outcome.status {
             diverged.push(message.clone());
         }
         Ok(Some(bytes))
     })?;
+    drop(writer);
     drop(tx);
     let _ = printer.join();
     report.write(&out)?;

@@ -18,7 +18,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::write(&tmp, e))?;
+    // On a full disk (or a file-size limit) the write fails part-way: remove what it left,
+    // so that the target keeps its previous contents and no temporary file stays behind.
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::write(path, e));
+    }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::write(path, e)

@@ -21,6 +21,11 @@ pub struct Experiment {
     /// Caveats about the evaluation sets (a task evaluated on rows it trains on), printed by
     /// the CLI and kept in the report's notes.
     pub warnings: Vec<String>,
+    /// Where each run picks up (by run number), when resuming an interrupted experiment
+    /// ([`super::checkpoint`]); empty for a fresh one.
+    pub resume: Vec<Option<crate::train::ResumeFrom>>,
+    /// Full fine-tunes send their weights at every task boundary too (set when checkpointing).
+    pub checkpoint_base: bool,
 }
 
 impl Experiment {
@@ -69,6 +74,8 @@ impl Experiment {
             heldout,
             skipped,
             warnings,
+            resume: Vec::new(),
+            checkpoint_base: false,
         })
     }
 }

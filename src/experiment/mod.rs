@@ -7,6 +7,8 @@
 //! [`report`] and `plots` write what came out.
 
 pub mod bench;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod checkpoint;
 mod default;
 pub mod load;
 #[cfg(not(target_arch = "wasm32"))]

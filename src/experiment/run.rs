@@ -195,6 +195,8 @@ impl Experiment {
             cancel,
             device_name: device_name.to_string(),
             control,
+            resume: self.resume.get(run).and_then(Option::as_ref),
+            checkpoint_base: self.checkpoint_base,
         };
         run_sequence_async(
             &self.base,

@@ -328,7 +328,15 @@ pub fn load_bytes(
     for (name, layer) in model.modules_mut() {
         for (suffix, p) in layer.adapter.get_mut().tensors_mut() {
             let shape = p.shape().dims::<2>();
-            *p = Param::from_tensor(read(&format!("{name}.{suffix}"), &shape)?);
+            // Frozen factors (O-LoRA's earlier tasks) stay frozen: training on from a loaded
+            // adapter (a resumed run) must update what the uninterrupted run updates.
+            let frozen = device.is_autodiff() && !p.val().is_require_grad();
+            let loaded = Param::from_tensor(read(&format!("{name}.{suffix}"), &shape)?);
+            *p = if frozen {
+                loaded.set_require_grad(false)
+            } else {
+                loaded
+            };
         }
     }
     let d = model.hidden_size();

@@ -56,6 +56,7 @@ pub async fn run_sequence_async(
     if cfg.batch_size == 0 || cfg.eval_batch_size == 0 {
         return Err(Error::config("batch sizes must be ≥ 1"));
     }
+    let resume = ctx.resume;
     let r = Run {
         tasks,
         adapter,
@@ -63,12 +64,39 @@ pub async fn run_sequence_async(
         ctx,
         pad_id: base.pad_id(),
         device: base.device(),
+        lr_scale: resume.map_or(1.0, |f| f.lr_scale),
     };
-    let (mut lm, selections, trainable_params) = attach(base, &r).await?;
+    // A resumed run attaches as the first time did (the same selections, from the same seed),
+    // silently: its announcements are among the events it restores.
+    let (mut lm, selections, trainable_params) = attach(base, &r, resume.is_none()).await?;
     let mut trace = Trace::new(tasks.len(), ctx);
-    let ppl = cfg.perplexity.evaluate_async(&lm.valid(), heldout).await?;
-    trace.perplexity(&r, None, ppl.perplexity);
-    for (ti, task) in tasks.iter().enumerate() {
+    let first_task = match resume {
+        None => {
+            let ppl = cfg.perplexity.evaluate_async(&lm.valid(), heldout).await?;
+            trace.perplexity(&r, None, ppl.perplexity);
+            0
+        }
+        Some(from) => {
+            let name = std::path::Path::new("checkpoint adapter");
+            let loaded = crate::model::store::load_bytes(
+                &from.adapter,
+                name,
+                base.clone(),
+                base.weights_hash(),
+            )?;
+            lm = loaded.model;
+            trace.restore(from, loaded.heads.into_iter().map(|(_, h)| h).collect())?;
+            if from.lr_scale != 1.0 {
+                r.emit(Event::Control {
+                    run: ctx.run,
+                    global_step: trace.global_step,
+                    change: format!("resumed with the learning rate × {}", from.lr_scale),
+                });
+            }
+            from.after_task + 1
+        }
+    };
+    for (ti, task) in tasks.iter().enumerate().skip(first_task) {
         if task.train.is_empty() || task.eval.is_empty() {
             return Err(Error::config(format!(
                 "task `{}` has an empty split",
@@ -99,10 +127,12 @@ pub async fn run_sequence_async(
         lm = finish_task(&r, &mut trace, ti, model, heldout).await?;
     }
     let metrics = metrics::summarize(&trace.accuracy);
-    r.emit(Event::RunEnd {
-        run: ctx.run,
-        metrics,
-    });
+    if !resume.is_some_and(|f| f.finished) {
+        r.emit(Event::RunEnd {
+            run: ctx.run,
+            metrics,
+        });
+    }
     Ok(RunOutcome {
         status: trace.status,
         trainable_params,
@@ -115,7 +145,7 @@ pub async fn run_sequence_async(
         selections,
         model: lm,
         heads: trace.heads,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds: start.elapsed().as_secs_f64() + resume.map_or(0.0, |f| f.seconds),
         steps: trace.global_step,
     })
 }
@@ -147,6 +177,7 @@ async fn train_task(
             let Some(lr_scale) = steer(r, trace, ti, &mut t.model.lm).await else {
                 break 'epochs;
             };
+            let lr_scale = lr_scale * r.lr_scale;
             if r.cancelled() {
                 // Keep the head only if this task trained at all.
                 let head = (t.step > 0).then_some(t.model.head);
@@ -203,9 +234,10 @@ async fn finish_task(
     Ok(lm)
 }
 
-/// Emits the adapter and the heads so far as an adapter file's bytes ([`Event::Checkpoint`]).
+/// Emits the adapter and the heads so far as an adapter file's bytes ([`Event::Checkpoint`]):
+/// for a full fine-tune (every weight, megabytes) only when the run is checkpointed to disk.
 async fn checkpoint(r: &Run<'_>, trace: &Trace, ti: usize, lm: &LanguageModel) -> Result<()> {
-    if r.adapter.method.trains_base() {
+    if r.adapter.method.trains_base() && !r.ctx.checkpoint_base {
         return Ok(());
     }
     let heads: Vec<(String, Head)> = r
@@ -272,11 +304,15 @@ async fn steer(r: &Run<'_>, trace: &mut Trace, ti: usize, lm: &mut LanguageModel
 async fn attach(
     base: &LanguageModel,
     r: &Run<'_>,
+    announce: bool,
 ) -> Result<(LanguageModel, Vec<(String, CurSelection)>, usize)> {
     let adapter = r.adapter;
     let host = base.target_weights(adapter).await?;
     let (lm, selections) = base.clone().with_adapters_host(adapter, &host)?;
     let trainable_params = lm.trainable_params(adapter.method);
+    if !announce {
+        return Ok((lm, selections, trainable_params));
+    }
     r.emit(Event::RunStart {
         run: r.ctx.run,
         method: adapter.method,
@@ -325,6 +361,8 @@ pub(super) struct Run<'a> {
     pub ctx: &'a RunContext<'a>,
     pub pad_id: u32,
     pub device: burn::tensor::Device,
+    /// Multiplies every step's learning rate (1 unless resumed with `--lr-scale`).
+    pub lr_scale: f64,
 }
 
 impl Run<'_> {

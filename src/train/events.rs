@@ -111,6 +111,37 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The run this event belongs to.
+    pub fn run(&self) -> usize {
+        match self {
+            Event::RunStart { run, .. }
+            | Event::Selection { run, .. }
+            | Event::Perplexity { run, .. }
+            | Event::TaskStart { run, .. }
+            | Event::Step { run, .. }
+            | Event::AdapterSnapshot { run, .. }
+            | Event::Eval { run, .. }
+            | Event::Progress { run, .. }
+            | Event::TaskEnd { run, .. }
+            | Event::Checkpoint { run, .. }
+            | Event::RunEnd { run, .. }
+            | Event::Control { run, .. }
+            | Event::Error { run, .. } => *run,
+        }
+    }
+}
+
+/// Events from JSON lines (a recording, a checkpoint); blank lines are skipped, and an error
+/// names the line.
+pub fn parse_jsonl(text: &str) -> std::result::Result<Vec<Event>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect()
+}
+
 /// Bytes as one base64 string in JSON (a third larger than the bytes; a number array is 3–4×).
 mod base64_bytes {
     use base64::Engine;

@@ -11,6 +11,7 @@ pub mod events;
 pub mod metrics;
 pub mod perplexity;
 pub mod pretrain;
+pub mod resume;
 pub mod run_types;
 pub mod schedule;
 mod step;
@@ -23,4 +24,5 @@ pub use engine::{
 };
 pub use evaluate::predict;
 pub use events::{Event, EventSink, NoEvents};
+pub use resume::ResumeFrom;
 pub use schedule::Schedule;

@@ -133,4 +133,9 @@ pub struct RunContext<'a> {
     pub device_name: String,
     /// Live steering (pause, single steps, skip, lr and α changes); `None` runs straight.
     pub control: Option<Arc<Control>>,
+    /// Continue from a task boundary instead of from the start ([`super::resume`]).
+    pub resume: Option<&'a super::resume::ResumeFrom>,
+    /// Send [`super::Event::Checkpoint`] for full fine-tunes too (every weight, megabytes at
+    /// each boundary): set when the run is checkpointed to disk, so that it can resume.
+    pub checkpoint_base: bool,
 }

@@ -149,3 +149,45 @@ pub fn check_golden_logits(dir: &str, golden_dir: &str) {
         g.loss
     );
 }
+
+/// The tiny fixture GPT-2 on three synthetic CSV tasks (fruit, mood, count), two epochs each:
+/// a whole continual run in a few seconds on the CPU.
+pub fn tiny_experiment() -> curlora::experiment::ExperimentSpec {
+    let mut s = curlora::experiment::presets::paper_gpt2_fixed(&PathBuf::from("/nonexistent"));
+    s.preset = None;
+    s.model = Some(fixture("tiny-gpt2"));
+    s.methods = vec![
+        curlora::adapters::Method::Lora,
+        curlora::adapters::Method::CurLora,
+        curlora::adapters::Method::Full,
+    ];
+    s.ranks = vec![4];
+    s.seeds = vec![1];
+    s.max_len = 16;
+    s.train.batch_size = 8;
+    s.train.lr = 5e-3;
+    s.train.snapshot_every = 2;
+    s.train.eval_every = 3;
+    s.perplexity.text = fixture("tiny-gpt2/sample.txt");
+    s.perplexity.wikitext_rule = false;
+    s.perplexity.mode = curlora::train::perplexity::PerplexityMode::FirstWindow { max_tokens: 64 };
+    s.train.perplexity = s.perplexity.mode.clone();
+    s.tasks = ["fruit", "mood", "count"]
+        .iter()
+        .map(|n| {
+            curlora::experiment::TaskSpec::new(
+                *n,
+                curlora::experiment::TaskFormat::Csv,
+                fixture(&format!("tasks/{n}.csv")),
+                fixture(&format!("tasks/{n}.csv")),
+            )
+            .with_epochs(2)
+            .with_schedule(curlora::train::Schedule::WarmupCosine {
+                warmup_fraction: 0.1,
+            })
+            .with_columns("text", "label")
+        })
+        .collect();
+    s.notes = vec![];
+    s
+}

@@ -60,13 +60,19 @@ pub(super) fn draw(
 ) -> Result<()> {
     register_font();
     let tmp = path.with_extension("tmp.png");
-    {
+    let drawn = (|| {
         let root = BitMapBackend::new(&tmp, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(path, e))?;
         f(&root).map_err(|e| err(path, e))?;
-        root.present().map_err(|e| err(path, e))?;
+        root.present().map_err(|e| err(path, e))
+    })();
+    // A failed write (a full disk) leaves the previous plot and no temporary file.
+    let renamed =
+        drawn.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::write(path, e)));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    renamed
 }
 
 /// A perceptual blue→yellow ramp for accuracies in [0, 1].
