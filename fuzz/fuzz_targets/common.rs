@@ -1,4 +1,5 @@
 //! Shared by the fuzz targets: a scratch folder for readers that take a path.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 

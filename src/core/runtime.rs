@@ -17,10 +17,43 @@ use std::time::Duration;
 pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.into_data_async()
         .await
-        .map_err(|e| Error::Numeric(format!("reading a tensor back failed: {e:?}")))?
+        .map_err(|e| device_failure(format!("{e:?}")))?
         .convert::<f32>()
         .try_into_vec::<f32>()
         .map_err(|e| Error::Numeric(format!("{e:?}")))
+}
+
+/// The error for a failed read-back. The device's report is a long chain of skipped kernels;
+/// when its root is a buffer the device could not allocate (over its binding or buffer limit,
+/// or out of memory), the user is told what to change, with the size it asked for.
+pub fn device_failure(report: String) -> Error {
+    let lower = report.to_lowercase();
+    let memory = [
+        "allocate",
+        "out of memory",
+        "outofmemory",
+        "exceeds",
+        "max_buffer",
+        "binding size",
+    ]
+    .iter()
+    .any(|k| lower.contains(k));
+    if !memory {
+        return Error::Numeric(format!("reading a tensor back failed: {report}"));
+    }
+    let size = lower
+        .split("size: ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|d| d.parse::<u64>().ok())
+        .map(|b| format!(" of {:.0} MB", b as f64 / 1e6))
+        .unwrap_or_default();
+    Error::Device(format!(
+        "the GPU could not allocate a buffer{size} (over its buffer limit, or out of memory). \
+         What to change: a smaller batch (--batch-size, or `batch_size` / `eval_batch_size` in \
+         the experiment file), shorter inputs (`max_len`), --dtype f16 (half the memory), or \
+         --device cpu"
+    ))
 }
 
 /// A one-element tensor's value, read asynchronously.
