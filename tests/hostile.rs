@@ -2,6 +2,7 @@
 //! refused before anything of that size is allocated; an over-long line is refused while the
 //! file is read. Each input is built byte by byte here, so the claims are exactly the ones the
 //! issue names (10¹² elements, offsets past the end, a 1 GB JSON header, a 100 MB line).
+#![allow(clippy::err_expect)] // Checkpoint and Dataset are not Debug.
 
 use curlora::data::LoadOptions;
 use curlora::data::generic::{GenericSpec, TableFormat, read_generic};

@@ -57,12 +57,12 @@ impl<'a> CsvReader<'a> {
 
     fn next_record(&mut self) -> Option<Result<Record, CsvError>> {
         let start = self.inner.position().clone();
-        if start.byte() == 0 {
-            if let Some((line, len)) = overlong_line(self.text) {
-                self.done = true;
-                let detail = overlong_detail(len);
-                return Some(Err(CsvError::Fatal { line, detail }));
-            }
+        if start.byte() == 0
+            && let Some((line, len)) = overlong_line(self.text)
+        {
+            self.done = true;
+            let detail = overlong_detail(len);
+            return Some(Err(CsvError::Fatal { line, detail }));
         }
         match self.inner.read_byte_record(&mut self.record) {
             Ok(false) => return None,
