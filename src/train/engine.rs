@@ -7,17 +7,17 @@
 //! takes and gives in [`super::run_types`].
 
 use super::adapter_state::{set_alpha, snapshots};
-use super::control::Cursor;
 use super::evaluate;
 use super::events::{Event, Thumbnail};
 use super::step::{Stepped, TaskTraining};
+pub(super) use super::trace::Trace;
 use crate::adapters::linear::{Layout, transpose};
 use crate::adapters::{AdapterConfig, CurSelection, Method, WeightRead};
 use crate::core::error::{Error, Result};
 use crate::core::rng::Rng;
 use crate::model::LanguageModel;
 use crate::model::head::Head;
-use crate::train::metrics::{self, AccuracyMatrix};
+use crate::train::metrics;
 use burn::module::Module;
 use std::sync::atomic::Ordering;
 
@@ -390,47 +390,6 @@ impl Run<'_> {
             head: Some(t.last_good.head),
             status,
         }
-    }
-}
-
-/// What a run has produced so far.
-pub(super) struct Trace {
-    pub accuracy: AccuracyMatrix,
-    /// `[after_task][task]` constant-predictor flags.
-    pub constant: Vec<Vec<Option<(usize, f64)>>>,
-    /// Before training, then after each completed task.
-    pub perplexities: Vec<f64>,
-    /// The head of every task trained so far.
-    pub heads: Vec<Head>,
-    pub losses: Vec<(usize, usize, f64)>,
-    pub status: RunStatus,
-    pub global_step: usize,
-    /// What this run has acted on of the live control, if it has one.
-    pub cursor: Option<Cursor>,
-}
-
-impl Trace {
-    fn new(task_count: usize, ctx: &RunContext) -> Self {
-        Self {
-            accuracy: AccuracyMatrix::new(task_count),
-            constant: vec![vec![None; task_count]; task_count],
-            perplexities: Vec::new(),
-            heads: Vec::new(),
-            losses: Vec::new(),
-            status: RunStatus::Completed,
-            global_step: 0,
-            cursor: ctx.control.as_deref().map(Cursor::now),
-        }
-    }
-
-    /// Records held-out perplexity before training (`after_task: None`) or after a task.
-    fn perplexity(&mut self, r: &Run, after_task: Option<usize>, perplexity: f64) {
-        self.perplexities.push(perplexity);
-        r.emit(Event::Perplexity {
-            run: r.ctx.run,
-            after_task,
-            perplexity,
-        });
     }
 }
 

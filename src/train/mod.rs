@@ -15,6 +15,7 @@ pub mod resume;
 pub mod run_types;
 pub mod schedule;
 mod step;
+mod trace;
 
 pub use crate::model::head::{Head, Pooling};
 pub use control::Control;
