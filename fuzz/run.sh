@@ -2,7 +2,8 @@
 # Fuzzes every parser of untrusted input with libFuzzer (cargo-fuzz, nightly, AddressSanitizer):
 #   fuzz/run.sh [SECONDS] [TARGET...]
 # Builds the targets, replays the committed seed corpora (fuzz/corpus/<target>/), then fuzzes
-# each target for SECONDS (default 20; `.ci/run` uses 20, the long form is `fuzz/run.sh 1800`)
+# each target for SECONDS (default 20; `.ci/run` uses 20, the long form is
+# `FUZZ_RUNS=1000000 fuzz/run.sh 1800`)
 # with the bar: no crash, no input over 1 s, no allocation over 2 GB. New inputs go to
 # a scratch corpus, never into the repository; a crash leaves its input in fuzz/artifacts/ and
 # fails the script. Prints one table row per target: executions, seconds, coverage.
@@ -37,6 +38,11 @@ trap 'rm -rf "$SCRATCH"' EXIT
 # FUZZ_TIMEOUT: seconds one input may take (1, the bar; `.ci/run` allows 5 on a shared machine,
 # where a busy neighbour can stall an input that takes milliseconds).
 LIMITS=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout="${FUZZ_TIMEOUT:-1}")
+# FUZZ_SEED: libFuzzer's random seed (`.ci/run` fixes it, so that CI explores the same inputs
+# on every run: a crash there is reproducible, not luck). FUZZ_RUNS: stop a target after this
+# many executions even before SECONDS (the bar is 10^6 executions or 30 minutes).
+EXTRA=(-runs="${FUZZ_RUNS:--1}")
+if [ -n "${FUZZ_SEED:-}" ]; then EXTRA+=(-seed="$FUZZ_SEED"); fi
 printf '%-12s %12s %8s %8s %8s\n' target executions seconds cov features
 status=0
 for t in "${TARGETS[@]}"; do
@@ -49,7 +55,7 @@ for t in "${TARGETS[@]}"; do
     echo "error: $t fails on its committed corpus:" >&2; tail -30 "$log" >&2; status=1; continue
   fi
   # Fresh fuzzing, new inputs into the scratch corpus.
-  if ! "$BIN_DIR/$t" "${LIMITS[@]}" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
+  if ! "$BIN_DIR/$t" "${LIMITS[@]}" "${EXTRA[@]}" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
       -artifact_prefix="artifacts/$t/" "$SCRATCH/$t" "${seeds[@]}" >"$log" 2>&1; then
     echo "error: $t crashed, hung or ran out of memory; the input is in fuzz/artifacts/$t/:" >&2
     tail -40 "$log" >&2; status=1; continue

@@ -92,6 +92,7 @@ fn the_recordings_checkpoints_reproduce_its_accuracies() {
     for run in &session.runs {
         assert_eq!(run.checkpoints.len(), 3, "{}: one per task", run.label());
         for (k, bytes) in run.checkpoints.iter().enumerate() {
+            let bytes = bytes.as_ref().expect("every boundary sent its checkpoint");
             let loaded = store::load_bytes(
                 bytes,
                 std::path::Path::new("checkpoint"),

@@ -21,3 +21,20 @@ pub fn file(name: &str, bytes: &[u8]) -> PathBuf {
     std::fs::write(&path, bytes).expect("scratch file");
     path
 }
+
+/// Lets panics raised inside the crate whose source path contains `marker` unwind instead of
+/// aborting (libfuzzer-sys's hook aborts on every panic, caught or not): for a dependency that
+/// panics on bad input, which our wrapper catches and turns into an error. Any other panic
+/// still aborts, and is a crash.
+pub fn let_unwind_panics_from(marker: &'static str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let abort = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let inside = info.location().is_some_and(|l| l.file().contains(marker));
+            if !inside {
+                abort(info);
+            }
+        }));
+    });
+}

@@ -97,6 +97,7 @@ pub fn run_with(launch: Launch) -> Result<(), String> {
             app.settings_path = Some(path);
             app.log_frames = launch.frame_stats;
             app.tab = launch.tab;
+            app.interrupted = super::interrupted::find(&app.sessions_root);
             app.gpu = shared
                 .zip(cc.wgpu_render_state.clone())
                 .map(|(d, render)| super::heatmap::GpuColors::new(d, render));

@@ -6,7 +6,9 @@
 //! loop (yielding between optimizer steps), and the results stay in memory.
 
 use super::setup::Setup;
-use crate::experiment::Experiment;
+use crate::core::device::DeviceChoice;
+use crate::core::error::Result;
+use crate::experiment::{Experiment, ExperimentSpec};
 use crate::train::{Control, Event, EventSink};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +24,21 @@ pub enum Msg {
     Saved(usize, u64),
     /// Everything is written to the session folder.
     Done(PathBuf),
-    Failed(String),
+    /// Training stopped on an error; `device` when the GPU could not do the work (out of
+    /// memory, a buffer over its limit), so that the app can offer the CPU instead.
+    Failed {
+        message: String,
+        device: bool,
+    },
+}
+
+impl Msg {
+    fn failed(e: &crate::Error) -> Self {
+        Msg::Failed {
+            message: e.to_string(),
+            device: matches!(e, crate::Error::Device(_)),
+        }
+    }
 }
 
 struct Forward(Mutex<Sender<Msg>>);
@@ -44,33 +60,46 @@ pub struct Live {
     pub status: String,
     pub device: String,
     pub done: bool,
+    /// It stopped because the GPU could not do the work: the app offers the CPU.
+    pub device_fault: bool,
 }
 
 impl Live {
-    /// Starts training `setup` (settings are copied: later edits do not affect this run).
-    pub fn start(setup: &Setup, control: Arc<Control>) -> Self {
+    /// Starts training `setup` into the session folder `out` (settings are copied: later edits
+    /// do not affect this run).
+    pub fn start(setup: &Setup, control: Arc<Control>, out: PathBuf) -> Self {
+        Self::spawn(Plan::Fresh(setup.clone()), control, out)
+    }
+
+    /// Continues the interrupted session in `out` from its checkpoint (natively only: the
+    /// browser keeps no files), on `device`.
+    pub fn resume(out: PathBuf, device: DeviceChoice, control: Arc<Control>) -> Self {
+        Self::spawn(Plan::Resume(device), control, out)
+    }
+
+    fn spawn(plan: Plan, control: Arc<Control>, out: PathBuf) -> Self {
         let (tx, rx) = channel();
         let cancel = Arc::new(AtomicBool::new(false));
-        let stamp = web_time::SystemTime::now()
-            .duration_since(web_time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let out = crate::core::embedded::cache_root().join(format!("sessions/{stamp}"));
-        let (setup, stop, dir, ctl) = (setup.clone(), cancel.clone(), out.clone(), control.clone());
+        let (stop, dir, ctl) = (cancel.clone(), out.clone(), control.clone());
         #[cfg(not(target_arch = "wasm32"))]
         std::thread::spawn(move || {
-            let result = train(&setup, &tx, stop, ctl, &dir);
+            let result = train(plan, &tx, stop, ctl, &dir);
             let _ = tx.send(match result {
                 Ok(()) => Msg::Done(dir),
-                Err(e) => Msg::Failed(e),
+                Err(e) => Msg::failed(&e),
             });
         });
         #[cfg(target_arch = "wasm32")]
         wasm_bindgen_futures::spawn_local(async move {
-            let result = train_in_browser(&setup, &tx, stop, ctl).await;
+            let result = match plan {
+                Plan::Fresh(setup) => train_in_browser(&setup, &tx, stop, ctl).await,
+                Plan::Resume(_) => Err(crate::Error::config(
+                    "the browser keeps no checkpoints to resume from",
+                )),
+            };
             let _ = tx.send(match result {
                 Ok(()) => Msg::Done(dir),
-                Err(e) => Msg::Failed(e),
+                Err(e) => Msg::failed(&e),
             });
         });
         Self {
@@ -81,6 +110,7 @@ impl Live {
             status: "loading…".into(),
             device: "…".into(),
             done: false,
+            device_fault: false,
         }
     }
 
@@ -89,25 +119,42 @@ impl Live {
     }
 }
 
-/// The experiment a live session trains (with snapshots and evaluations often enough to watch)
-/// and its device, which the app is told about at once.
-fn session(
-    setup: &Setup,
-    tx: &Sender<Msg>,
-) -> Result<
-    (
-        crate::experiment::ExperimentSpec,
-        crate::core::device::ComputeDevice,
-    ),
-    String,
-> {
-    let assets = crate::core::embedded::materialize().map_err(|e| e.to_string())?;
-    let mut spec = setup.to_spec(&assets)?;
+/// What a session trains: a setup from the start, or the checkpoint in its folder.
+enum Plan {
+    Fresh(Setup),
+    Resume(DeviceChoice),
+}
+
+/// The folder a new live session writes to: `sessions/<unix seconds>` under `root`.
+pub fn new_session_dir(root: &std::path::Path) -> PathBuf {
+    let stamp = web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut dir = root.join(stamp.to_string());
+    // Two sessions started within a second (a quick Reset) get folders of their own.
+    let mut n = 1;
+    while crate::core::fsutil::exists(&dir) {
+        dir = root.join(format!("{stamp}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+/// The experiment a live session trains (with snapshots and evaluations often enough to watch).
+fn session_spec(setup: &Setup) -> Result<ExperimentSpec> {
+    let assets = crate::core::embedded::materialize()?;
+    let mut spec = setup.to_spec(&assets).map_err(crate::Error::config)?;
     spec.train.snapshot_every = 5;
     spec.train.eval_every = 10;
-    let dev = crate::core::device::select(setup.device).map_err(|e| e.to_string())?;
+    Ok(spec)
+}
+
+/// The device, which the app is told about at once.
+fn device(choice: DeviceChoice, tx: &Sender<Msg>) -> Result<crate::core::device::ComputeDevice> {
+    let dev = crate::core::device::select(choice)?;
     let _ = tx.send(Msg::Device(dev.description.clone()));
-    Ok((spec, dev))
+    Ok(dev)
 }
 
 /// The browser's session: the same experiment, every run polled together on the page's thread;
@@ -118,36 +165,62 @@ async fn train_in_browser(
     tx: &Sender<Msg>,
     cancel: Arc<AtomicBool>,
     control: Arc<Control>,
-) -> Result<(), String> {
-    let (spec, dev) = session(setup, tx)?;
+) -> Result<()> {
+    let spec = session_spec(setup)?;
+    let dev = device(setup.device, tx)?;
     // Let the page draw "loading" before the (synchronous) load and tokenization.
     crate::core::runtime::yield_now().await;
-    let exp = Experiment::load(spec, &dev.device.clone().autodiff()).map_err(|e| e.to_string())?;
+    let exp = Experiment::load(spec, &dev.device.clone().autodiff())?;
     let sink = Forward(Mutex::new(tx.clone()));
     exp.run_side_by_side_async(&dev.description, &sink, cancel, control)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     Ok(())
 }
 
+/// The native session: a checkpoint at every task boundary (`out/checkpoint/`, as `curlora
+/// run` keeps one), so that a session the app was closed on, or that the GPU could not finish,
+/// picks up where it stopped; then the report, plots, adapters and recording.
 #[cfg(not(target_arch = "wasm32"))]
 fn train(
-    setup: &Setup,
+    plan: Plan,
     tx: &Sender<Msg>,
     cancel: Arc<AtomicBool>,
     control: Arc<Control>,
     out: &std::path::Path,
-) -> Result<(), String> {
-    let (spec, dev) = session(setup, tx)?;
-    let exp = Experiment::load(spec, &dev.device.clone().autodiff()).map_err(|e| e.to_string())?;
+) -> Result<()> {
+    use crate::experiment::checkpoint::{Resumed, Writer};
+    let (spec, choice, resumed) = match plan {
+        Plan::Fresh(setup) => (session_spec(&setup)?, setup.device, None),
+        Plan::Resume(choice) => {
+            let r = Resumed::read(out)?;
+            (r.spec.clone(), choice, Some(r))
+        }
+    };
+    let dev = device(choice, tx)?;
+    let mut exp = Experiment::load(spec.clone(), &dev.device.clone().autodiff())?;
+    exp.checkpoint_base = true;
+    if let Some(r) = &resumed {
+        // A run that diverged retries its task at half the rate (the app's choice of what
+        // `curlora run --resume --lr-scale` asks the user for).
+        exp.resume = r.resume_points(out, Some(0.5))?;
+    }
     let recording = Mutex::new(Vec::<String>::new());
     let sink = Recorder {
         inner: Forward(Mutex::new(tx.clone())),
         lines: &recording,
     };
+    // What the checkpoint holds comes first, so the views and the recording are whole.
+    for e in resumed.iter().flat_map(|r| &r.events) {
+        sink.emit(e.clone());
+    }
+    let writer = Writer::new(out, &spec, &sink, cancel.clone(), resumed.as_ref());
     let saved = Mutex::new(tx.clone());
-    let report = exp
-        .run_side_by_side(&dev.description, &sink, cancel, control, |cfg, outcome| {
+    let report = exp.run_side_by_side(
+        &dev.description,
+        &writer,
+        cancel,
+        control,
+        |cfg, outcome| {
             let bytes = exp.save_adapter(&out.join("adapters"), cfg, outcome)?;
             let run = exp
                 .spec
@@ -159,16 +232,16 @@ fn train(
                 let _ = tx.send(Msg::Saved(run, bytes));
             }
             Ok(Some(bytes))
-        })
-        .map_err(|e| e.to_string())?;
-    report.write(out).map_err(|e| e.to_string())?;
-    crate::experiment::plots::write_all(&report, out).map_err(|e| e.to_string())?;
+        },
+    )?;
+    drop(writer);
+    report.write(out)?;
+    crate::experiment::plots::write_all(&report, out)?;
     let lines = recording.into_inner().unwrap_or_default();
     crate::core::fsutil::write_atomic(
         &out.join("events.jsonl"),
         (lines.join("\n") + "\n").as_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     Ok(())
 }
 

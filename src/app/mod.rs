@@ -6,7 +6,8 @@
 //! The map: [`views`] lists the views behind the tabs (one file each: [`accuracy`],
 //! [`perplexity`], [`adapters`], [`selection`], [`metrics_card`]); [`shell`] draws the frame
 //! around them (top bar, tabs, status bar); [`setup`] and [`transport`] are the side and top
-//! panels; [`launch`] opens the window.
+//! panels; [`launch`] opens the window; [`interrupted`] offers to resume a session the app was
+//! closed on.
 //!
 //! With a hardware GPU, training and drawing share one wgpu device ([`run`]); otherwise the app
 //! draws with egui's own wgpu device and trains on the CPU, and says so.
@@ -18,6 +19,7 @@ pub mod export;
 pub mod files;
 pub mod frames;
 pub mod heatmap;
+pub mod interrupted;
 pub mod launch;
 pub mod live;
 pub mod metrics_card;
@@ -66,6 +68,10 @@ pub struct CurloraApp {
     pub settings_path: Option<PathBuf>,
     /// Print frame times to stderr every 5 s (`curlora app --frame-stats`).
     pub log_frames: bool,
+    /// Where live sessions write (a folder each): `sessions/` in the cache.
+    pub sessions_root: PathBuf,
+    /// An unfinished session found at start, offered for resuming ([`interrupted::find`]).
+    pub interrupted: Option<interrupted::Interrupted>,
     last_log: f64,
 }
 
@@ -97,6 +103,8 @@ impl CurloraApp {
             status: Arc::new(Mutex::new(None)),
             settings_path: None,
             log_frames: false,
+            sessions_root: crate::core::embedded::cache_root().join("sessions"),
+            interrupted: None,
             last_log: 0.0,
         }
     }

@@ -51,6 +51,9 @@ pub struct Setup {
     pub u_init_sigma: Option<f64>,
     /// CURLoRA ablation: Gaussian `C` and `R` instead of columns and rows of `W`.
     pub gaussian_cur: bool,
+    /// Rows per training batch (`None`: the experiment's); evaluation batches are capped at
+    /// it too, so that a GPU short of memory can be given smaller ones.
+    pub batch_size: Option<usize>,
 }
 
 impl Default for Setup {
@@ -71,6 +74,7 @@ impl Default for Setup {
             selection_mode: SelectionMode::Inverted,
             u_init_sigma: None,
             gaussian_cur: false,
+            batch_size: None,
         }
     }
 }
@@ -136,6 +140,13 @@ impl Setup {
         if !self.tasks.is_empty() {
             spec.preset = Some("custom".into());
             spec.tasks = self.tasks.iter().map(task_spec).collect();
+        }
+        if let Some(b) = self.batch_size {
+            if b == 0 {
+                return Err("the batch size must be ≥ 1".into());
+            }
+            spec.train.batch_size = b;
+            spec.train.eval_batch_size = spec.train.eval_batch_size.min(b);
         }
         for t in &mut spec.tasks {
             t.epochs = self.epochs.max(1);
@@ -234,17 +245,21 @@ fn tasks_row(ui: &mut egui::Ui, s: &mut Setup) {
         let mut remove = None;
         for (i, t) in s.tasks.iter_mut().enumerate() {
             ui.horizontal(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut t.name).desired_width(80.0));
+                let l = ui.label(format!("{}.", i + 1));
+                ui.add(egui::TextEdit::singleline(&mut t.name).desired_width(80.0))
+                    .labelled_by(l.id);
                 ui.label(
                     t.train
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default(),
                 );
-                ui.label("text");
-                ui.add(egui::TextEdit::singleline(&mut t.text_column).desired_width(60.0));
-                ui.label("label");
-                ui.add(egui::TextEdit::singleline(&mut t.label_column).desired_width(60.0));
+                let l = ui.label("text");
+                ui.add(egui::TextEdit::singleline(&mut t.text_column).desired_width(60.0))
+                    .labelled_by(l.id);
+                let l = ui.label("label");
+                ui.add(egui::TextEdit::singleline(&mut t.label_column).desired_width(60.0))
+                    .labelled_by(l.id);
                 if t.eval.is_none() {
                     ui.weak("(evaluated on its training file)");
                 }

@@ -34,13 +34,28 @@ pub fn targets_and_rows(ui: &mut egui::Ui, s: &mut Setup) {
     ui.end_row();
 }
 
-/// Advanced grid row: where to train.
+/// Advanced grid rows: where to train, and how many rows a batch holds (what to lower when
+/// the GPU runs out of memory).
 pub fn device_row(ui: &mut egui::Ui, s: &mut Setup) {
     ui.label("device");
     ui.horizontal(|ui| {
         ui.selectable_value(&mut s.device, DeviceChoice::Auto, "auto");
         ui.selectable_value(&mut s.device, DeviceChoice::Gpu, "GPU (wgpu)");
         ui.selectable_value(&mut s.device, DeviceChoice::Cpu, "CPU");
+    });
+    ui.end_row();
+    ui.label("batch size");
+    ui.horizontal(|ui| {
+        let mut set = s.batch_size.is_some();
+        let l = ui
+            .checkbox(&mut set, "rows")
+            .on_hover_text("off: the experiment's (16 rows; evaluation 100)");
+        let mut n = s
+            .batch_size
+            .unwrap_or(crate::train::TrainConfig::default().batch_size);
+        ui.add_enabled(set, egui::DragValue::new(&mut n).range(1..=65_536))
+            .labelled_by(l.id);
+        s.batch_size = set.then_some(n);
     });
     ui.end_row();
 }

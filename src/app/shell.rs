@@ -17,6 +17,9 @@ impl CurloraApp {
             self.command(transport::Command::TogglePlay);
         }
         egui::Panel::top("toolbar").show(ui, |ui| self.header(ui));
+        if self.interrupted.is_some() {
+            egui::Panel::top("interrupted").show(ui, |ui| self.interrupted_banner(ui));
+        }
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         if self.show_setup {
             egui::Panel::left("setup")
@@ -112,8 +115,33 @@ impl CurloraApp {
             }
             if let Ok(s) = self.status.lock()
                 && let Some(msg) = s.as_ref()
+                && !self.offers_cpu()
             {
                 ui.small(format!("· {msg}"));
+            }
+        });
+        // The GPU's error is long (it says what to change): a row of its own, wrapped, with
+        // the way out next to it.
+        if !self.offers_cpu() {
+            return;
+        }
+        let msg = self
+            .status
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .unwrap_or_default();
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(ui.visuals().error_fg_color, msg);
+            if ui
+                .button("Continue on the CPU")
+                .on_hover_text(
+                    "the same session on the CPU, from its last task boundary when it \
+                         reached one; the CPU becomes the saved device",
+                )
+                .clicked()
+            {
+                self.continue_on_cpu();
             }
         });
     }

@@ -5,6 +5,7 @@
 use super::live::{Live, Msg};
 use super::state::Session;
 use super::{CurloraApp, transport};
+use crate::core::device::DeviceChoice;
 use crate::train::{Control, Event};
 use std::sync::Arc;
 
@@ -28,12 +29,44 @@ impl CurloraApp {
         self.knobs.lr_scale = 1.0;
         self.knobs.alpha = self.setup.alpha;
         self.session = Session::default();
-        self.source = Source::Live(Live::start(&self.setup, control));
+        let out = super::live::new_session_dir(&self.sessions_root);
+        self.source = Source::Live(Live::start(&self.setup, control, out));
         self.playing = true;
+        self.interrupted = None;
         self.save_settings();
     }
 
-    pub(super) fn stop_live(&mut self) {
+    /// Continues the session in `dir` from its last checkpoint on `device`: the interrupted
+    /// one found at start, or the one the GPU could not finish (on the CPU).
+    pub fn resume_live(&mut self, dir: std::path::PathBuf, device: DeviceChoice) {
+        self.stop_live();
+        let control = Arc::new(Control::default());
+        control.set_delay(std::time::Duration::from_millis(self.knobs.delay_ms));
+        self.knobs.lr_scale = 1.0;
+        self.session = Session::default();
+        self.source = Source::Live(Live::resume(dir, device, control));
+        self.playing = true;
+        self.interrupted = None;
+    }
+
+    /// After the GPU could not do the work: the same session on the CPU, from its last
+    /// checkpoint when it reached one, else from the start; the CPU becomes the saved choice.
+    pub fn continue_on_cpu(&mut self) {
+        let Source::Live(live) = &self.source else {
+            return;
+        };
+        let dir = live.out.clone();
+        self.setup.device = DeviceChoice::Cpu;
+        if super::interrupted::has_checkpoint(&dir) {
+            self.resume_live(dir, DeviceChoice::Cpu);
+            self.save_settings();
+        } else {
+            self.start_live();
+        }
+    }
+
+    /// Stops the live session after its current batch (what closing the window does).
+    pub fn stop_live(&mut self) {
         if let Source::Live(l) = &self.source {
             l.stop();
         }
@@ -87,9 +120,20 @@ impl CurloraApp {
                             live.done = true;
                             live.status = format!("done: report and adapters in {}", dir.display());
                         }
-                        Msg::Failed(e) => {
+                        Msg::Failed { message, device } => {
                             live.done = true;
-                            live.status = format!("stopped: {e}");
+                            live.device_fault = device;
+                            live.status = format!("stopped: {message}");
+                            if let Ok(mut s) = self.status.lock() {
+                                *s = Some(if device {
+                                    format!(
+                                        "the GPU stopped the session: {message}. Here: lower \
+                                         Setup → batch size, or go on on the CPU"
+                                    )
+                                } else {
+                                    format!("the session stopped: {message}")
+                                });
+                            }
                         }
                     }
                 }

@@ -63,8 +63,9 @@ pub struct RunView {
     /// Size of the saved adapter file (live runs, once saved).
     pub adapter_file_bytes: Option<u64>,
     /// The adapter and heads at the end of each task, as adapter-file bytes (the Try-it
-    /// panel's models); recordings made before they were sent have none.
-    pub checkpoints: Vec<std::sync::Arc<Vec<u8>>>,
+    /// panel's models); recordings made before they were sent have none, and a resumed
+    /// session has only its checkpoint's last one before the boundaries it trains on.
+    pub checkpoints: Vec<Option<std::sync::Arc<Vec<u8>>>>,
     pub device: String,
 }
 
@@ -213,7 +214,8 @@ impl Session {
                         ..
                     } => {
                         run.checkpoints.truncate(*after_task);
-                        run.checkpoints.push(adapter.clone());
+                        run.checkpoints.resize(*after_task, None);
+                        run.checkpoints.push(Some(adapter.clone()));
                     }
                     Event::Error { message, .. } => run.error = Some(message.clone()),
                     Event::Control {

@@ -90,10 +90,11 @@ fn checkpoint(run: &RunView, boundary: Option<usize>) -> Option<(usize, &std::sy
     match boundary {
         None => run
             .checkpoints
-            .len()
-            .checked_sub(1)
-            .map(|k| (k, &run.checkpoints[k])),
-        Some(k) => run.checkpoints.get(k).map(|c| (k, c)),
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(k, c)| c.as_ref().map(|c| (k, c))),
+        Some(k) => run.checkpoints.get(k)?.as_ref().map(|c| (k, c)),
     }
 }
 
@@ -259,7 +260,11 @@ impl TryIt {
             ui.add(egui::TextEdit::singleline(&mut self.text).desired_width(520.0))
                 .labelled_by(label.id);
         });
-        let seen: usize = session.runs.iter().map(|r| r.checkpoints.len()).sum();
+        let seen: usize = session
+            .runs
+            .iter()
+            .map(|r| r.checkpoints.iter().flatten().count())
+            .sum();
         let inputs = (self.text.clone(), self.boundary, seen);
         if self.answered.as_ref() != Some(&inputs) {
             self.error = self.classify(session).err();

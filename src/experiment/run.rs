@@ -107,7 +107,8 @@ impl Experiment {
                 .map(|(i, cfg)| {
                     let (cancel, control, on_run) = (cancel.clone(), control.clone(), &on_run);
                     scope.spawn(move || {
-                        block_on(self.run_steered(
+                        let stop = cancel.clone();
+                        let result = block_on(self.run_steered(
                             i,
                             cfg,
                             events,
@@ -115,7 +116,13 @@ impl Experiment {
                             control,
                             device_name,
                             on_run,
-                        ))
+                        ));
+                        // One run that fails (the GPU out of memory) stops the session: the
+                        // others end at their next batch, resumable from their checkpoints.
+                        if result.is_err() {
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        result
                     })
                 })
                 .collect();
@@ -149,8 +156,17 @@ impl Experiment {
             .enumerate()
             .map(|(i, cfg)| {
                 let (cancel, control) = (cancel.clone(), control.clone());
-                Box::pin(self.run_steered(i, cfg, events, cancel, control, device_name, &no_files))
-                    as RunFuture
+                Box::pin(async move {
+                    let stop = cancel.clone();
+                    let result = self
+                        .run_steered(i, cfg, events, cancel, control, device_name, &no_files)
+                        .await;
+                    // As natively: a failed run stops the others.
+                    if result.is_err() {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    result
+                }) as RunFuture
             })
             .collect();
         let runs = join_all(runs)

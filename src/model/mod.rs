@@ -75,8 +75,26 @@ pub fn load_tokenizer(dir: &Path) -> Result<Tokenizer> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
         ));
     }
-    let mut tok = Tokenizer::from_bytes(crate::core::fsutil::read(&path)?)
-        .map_err(|e| Error::format(&path, format!("not a valid tokenizers file: {e}")))?;
+    let bytes = crate::core::fsutil::read(&path)?;
+    // The tokenizers crate (0.22, and 0.23 still) panics on some malformed files instead of
+    // returning an error: a syntax error inside `decoder`, an unreadable
+    // `precompiled_charsmap` (both found by fuzz/fuzz_targets/tokenizer.rs). The syntax is
+    // checked here first, for an error with its line and column, and any panic left is caught.
+    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+        .map_err(|e| Error::format(&path, format!("not valid JSON: {e}")))?;
+    let parsed = std::panic::catch_unwind(|| Tokenizer::from_bytes(&bytes)).map_err(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "no message".into());
+        Error::format(
+            &path,
+            format!("not a valid tokenizers file: the tokenizers library failed on it ({why})"),
+        )
+    })?;
+    let mut tok =
+        parsed.map_err(|e| Error::format(&path, format!("not a valid tokenizers file: {e}")))?;
     // Batching and windows are ours: padding or truncation saved in the file would turn pads
     // into real tokens or silently cut texts.
     tok.with_padding(None);
