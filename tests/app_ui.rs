@@ -315,3 +315,42 @@ fn u_heatmap_coloured_on_the_gpu_matches_the_cpu_colours() {
         "GPU and CPU colours differ by {worst} steps of 255"
     );
 }
+
+/// No plot's legend covers its data: every plot of every view, on the whole recording, puts
+/// its legend on a strip whose rectangle meets no plotted-data rectangle, inside the window.
+#[test]
+fn no_legend_overlaps_the_plotted_data() {
+    let mut drawn = 0;
+    for tab in Tab::all() {
+        let app = replayed_app(tab);
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1360.0, 900.0))
+            .with_context_setup(curlora::app::install_fonts)
+            .build_ui_state(|ui, app: &mut CurloraApp| app.frame(ui), app);
+        h.step();
+        let layouts = curlora::app::plot::layouts(&h.ctx);
+        for (i, l) in layouts.iter().enumerate() {
+            assert!(
+                l.legend.width() > 0.0 && l.data.width() > 0.0,
+                "{tab:?} plot {i}: {l:?}"
+            );
+            for (k, other) in layouts.iter().enumerate() {
+                assert!(
+                    !l.legend.intersects(other.data),
+                    "{tab:?}: the legend of plot {i} ({:?}) overlaps the data of plot {k} ({:?})",
+                    l.legend,
+                    other.data
+                );
+            }
+            assert!(
+                l.legend.max.x <= 1360.0,
+                "{tab:?} plot {i}: legend off screen: {l:?}"
+            );
+        }
+        drawn += layouts.len();
+        if ["accuracy", "perplexity", "adapters", "selection"].contains(&tab.name()) {
+            assert!(!layouts.is_empty(), "{tab:?} drew no plot");
+        }
+    }
+    assert!(drawn >= 6, "only {drawn} plots drawn");
+}

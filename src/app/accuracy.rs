@@ -1,11 +1,12 @@
 //! View: accuracy across tasks — each method's accuracy matrix, and every task's accuracy as a
 //! curve over the whole sequence with task boundaries and the majority baseline.
 
-use super::colors::{sequential, text_on};
+use super::colors::{self, sequential, text_on};
+use super::plot::{self, Key, Mark};
 use super::state::Session;
 use super::views::{View, ViewContext};
-use egui::{Align2, FontId, Sense, Stroke, Vec2};
-use egui_plot::{Line, Plot, PlotPoints, VLine};
+use egui::{Align2, FontId, Sense, Vec2};
+use egui_plot::{Line, Plot, PlotPoints};
 
 pub const WHAT: &str = "What am I looking at? Rows: after training a task. Columns: accuracy on each task, with its own head. \
      A drop down a column is forgetting; grey cells are tasks not trained yet.";
@@ -24,12 +25,12 @@ impl View for Accuracy {
         WHAT
     }
     fn show(&mut self, ui: &mut egui::Ui, ctx: &ViewContext<'_>) {
-        show(ui, ctx.session)
+        show(ui, ctx.session, ctx.high_contrast)
     }
 }
 
 /// Draws the view below its "What am I looking at?" line.
-pub fn show(ui: &mut egui::Ui, session: &Session) {
+pub fn show(ui: &mut egui::Ui, session: &Session, high_contrast: bool) {
     ui.add_space(6.0);
     ui.horizontal_wrapped(|ui| {
         for run in &session.runs {
@@ -42,61 +43,67 @@ pub fn show(ui: &mut egui::Ui, session: &Session) {
     });
     ui.separator();
     ui.label("Accuracy of each task over training (dashed: majority-class baseline; vertical: task boundaries)");
+    let width = colors::line_width(high_contrast);
     for run in &session.runs {
         ui.small(format!("{} seed {}", run.label(), run.seed));
-        let id = format!("curves-{}-{}", run.label(), run.seed);
-        Plot::new(id)
-            .height(170.0)
+        if run.curves.is_empty() {
+            plot::empty(
+                ui,
+                170.0,
+                "No accuracy yet: every task is evaluated every few optimizer steps once training \
+                 starts (press Play, or Train in the setup).",
+            );
+            continue;
+        }
+        let mut keys: Vec<Key> = run
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(t, name)| Key::new(name.clone(), colors::task(t), Mark::Line))
+            .collect();
+        keys.push(Key::new(
+            "majority baseline",
+            egui::Color32::GRAY,
+            Mark::Dashed,
+        ));
+        keys.push(Key::new("task boundary", egui::Color32::GRAY, Mark::Rule));
+        let chart = Plot::new(format!("curves-{}-{}", run.label(), run.seed))
             .include_y(0.0)
-            .include_y(1.0)
+            .include_y(1.15)
             .x_axis_label("optimizer step")
-            .y_axis_label("accuracy")
-            .legend(egui_plot::Legend::default())
-            .show(ui, |plot| {
-                for (t, name) in run.tasks.iter().enumerate() {
-                    let color = task_color(t);
-                    let pts: Vec<[f64; 2]> = run
-                        .curves
-                        .iter()
-                        .filter(|(_, task, _)| *task == t)
-                        .map(|(s, _, a)| [*s as f64, *a])
-                        .collect();
-                    if !pts.is_empty() {
-                        plot.line(Line::new(name.clone(), PlotPoints::from(pts)).color(color));
-                    }
-                    if let Some(b) = run.baselines.get(t).filter(|b| b.is_finite()) {
-                        let end = run.steps.max(1) as f64;
-                        plot.line(
-                            Line::new(
-                                format!("{name} majority baseline"),
-                                PlotPoints::from(vec![[0.0, *b], [end, *b]]),
-                            )
-                            .color(color.gamma_multiply(0.6))
-                            .style(egui_plot::LineStyle::dashed_loose()),
-                        );
-                    }
-                }
-                for s in &run.task_starts[1.min(run.task_starts.len())..] {
-                    plot.vline(
-                        VLine::new("task boundary", *s as f64)
-                            .stroke(Stroke::new(1.0, egui::Color32::GRAY)),
+            .y_axis_label("accuracy");
+        plot::with_legend(ui, chart, [f32::INFINITY, 170.0], &keys, move |plot| {
+            for (t, name) in run.tasks.iter().enumerate() {
+                let color = colors::task(t);
+                let pts: Vec<[f64; 2]> = run
+                    .curves
+                    .iter()
+                    .filter(|(_, task, _)| *task == t)
+                    .map(|(s, _, a)| [*s as f64, *a])
+                    .collect();
+                if !pts.is_empty() {
+                    plot.line(
+                        Line::new(name.clone(), PlotPoints::from(pts))
+                            .color(color)
+                            .width(width),
                     );
                 }
-            });
+                if let Some(b) = run.baselines.get(t).filter(|b| b.is_finite()) {
+                    let end = run.steps.max(1) as f64;
+                    plot.line(
+                        Line::new(
+                            format!("{name} majority baseline"),
+                            PlotPoints::from(vec![[0.0, *b], [end, *b]]),
+                        )
+                        .color(color.gamma_multiply(0.6))
+                        .width(width * 0.8)
+                        .style(egui_plot::LineStyle::dashed_loose()),
+                    );
+                }
+            }
+            plot::boundaries(plot, &run.task_starts, &run.tasks, 1.02);
+        });
     }
-}
-
-/// One colour per task, the same in every run's plot.
-fn task_color(t: usize) -> egui::Color32 {
-    const C: [egui::Color32; 6] = [
-        egui::Color32::from_rgb(253, 141, 60),
-        egui::Color32::from_rgb(102, 194, 255),
-        egui::Color32::from_rgb(102, 194, 165),
-        egui::Color32::from_rgb(231, 138, 195),
-        egui::Color32::from_rgb(255, 217, 47),
-        egui::Color32::from_rgb(166, 130, 255),
-    ];
-    C[t % C.len()]
 }
 
 fn matrix(ui: &mut egui::Ui, run: &super::state::RunView) {

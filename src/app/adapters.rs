@@ -1,8 +1,9 @@
 //! View: every adapted layer's U, live, on one symmetric diverging scale with a legend; ‖U‖
 //! (and LoRA's ‖A·B‖ for comparison) over training; click a cell to follow its history.
 
-use super::colors::diverging;
+use super::colors::{self, diverging};
 use super::heatmap::{GpuColors, Textures};
+use super::plot::{self, Key, Mark};
 use super::state::{RunView, Session};
 use super::views::{View, ViewContext};
 use egui::{Align2, FontId, Sense, Vec2};
@@ -186,13 +187,32 @@ fn norms(ui: &mut egui::Ui, run: &RunView) {
         "‖A·B‖_F per module over training (LoRA's update, for comparison with ‖U‖)"
     };
     ui.small(what);
-    Plot::new(format!("norms-{}-{}", run.label(), run.seed))
-        .height(140.0)
-        .legend(egui_plot::Legend::default())
-        .show(ui, |plot| {
-            for (module, trace) in &run.u {
-                let pts: Vec<[f64; 2]> = trace.norms.iter().map(|(s, n)| [*s as f64, *n]).collect();
-                plot.line(Line::new(module.clone(), PlotPoints::from(pts)));
-            }
-        });
+    if run.u.values().all(|t| t.norms.is_empty()) {
+        plot::empty(
+            ui,
+            140.0,
+            "No norms yet: they are logged with every snapshot of the adapter during training.",
+        );
+        return;
+    }
+    let keys: Vec<Key> = run
+        .u
+        .keys()
+        .enumerate()
+        .map(|(k, m)| Key::new(m.clone(), colors::task(k), Mark::Line))
+        .collect();
+    let chart =
+        Plot::new(format!("norms-{}-{}", run.label(), run.seed)).x_axis_label("optimizer step");
+    plot::with_legend(ui, chart, [f32::INFINITY, 140.0], &keys, move |plot| {
+        for (k, (module, trace)) in run.u.iter().enumerate() {
+            let pts: Vec<[f64; 2]> = trace.norms.iter().map(|(s, n)| [*s as f64, *n]).collect();
+            plot.line(Line::new(module.clone(), PlotPoints::from(pts)).color(colors::task(k)));
+        }
+        plot::boundaries(
+            plot,
+            &run.task_starts,
+            &run.tasks,
+            plot.plot_bounds().max()[1],
+        );
+    });
 }

@@ -1,6 +1,66 @@
-//! Colour maps: a sequential ramp for accuracies in [0, 1] and a symmetric diverging map for U.
+//! Colours: one per method and one per task from the Okabe–Ito palette (told apart under the
+//! common colour-vision deficiencies: `tests/palette.rs` simulates them), a sequential ramp for
+//! accuracies in [0, 1] (viridis: perceptually uniform, readable without red–green) and a
+//! symmetric diverging map for U; and the high-contrast look for projectors.
 
+use crate::adapters::Method;
 use egui::Color32;
+
+/// Okabe & Ito (2008), *Color Universal Design*: orange, sky blue, bluish green, yellow, blue,
+/// vermillion, reddish purple, and a near-white in place of their black (the app is dark).
+pub const OKABE_ITO: [Color32; 8] = [
+    Color32::from_rgb(230, 159, 0),
+    Color32::from_rgb(86, 180, 233),
+    Color32::from_rgb(0, 158, 115),
+    Color32::from_rgb(240, 228, 66),
+    Color32::from_rgb(0, 114, 178),
+    Color32::from_rgb(213, 94, 0),
+    Color32::from_rgb(204, 121, 167),
+    Color32::from_rgb(230, 230, 230),
+];
+
+/// A method's colour, the same in every plot: CURLoRA bluish green, LoRA vermillion, full
+/// fine-tuning reddish purple, head-only grey, PiSSA sky blue, MiLoRA yellow, O-LoRA blue (a
+/// method registered later takes the next free colour).
+pub fn method(m: Method) -> Color32 {
+    const BY_REGISTRY: [usize; 8] = [2, 5, 6, 7, 1, 3, 4, 0];
+    let i = Method::ALL.iter().position(|x| *x == m).unwrap_or(0);
+    OKABE_ITO[BY_REGISTRY[i % BY_REGISTRY.len()]]
+}
+
+/// Task `t`'s colour, the same in every run's plot (tasks and methods never share a plot).
+pub fn task(t: usize) -> Color32 {
+    const ORDER: [usize; 7] = [0, 1, 2, 6, 3, 4, 5];
+    OKABE_ITO[ORDER[t % ORDER.len()]]
+}
+
+/// Line width in plots: thicker in high contrast.
+pub fn line_width(high_contrast: bool) -> f32 {
+    if high_contrast { 3.0 } else { 1.5 }
+}
+
+/// The look for a projector in a lit room: white text on black, strong widget outlines.
+pub fn high_contrast_visuals() -> egui::Visuals {
+    let mut v = egui::Visuals::dark();
+    v.override_text_color = Some(Color32::WHITE);
+    v.panel_fill = Color32::BLACK;
+    v.window_fill = Color32::BLACK;
+    v.extreme_bg_color = Color32::BLACK;
+    v.faint_bg_color = Color32::from_gray(30);
+    for w in [
+        &mut v.widgets.noninteractive,
+        &mut v.widgets.inactive,
+        &mut v.widgets.hovered,
+        &mut v.widgets.active,
+        &mut v.widgets.open,
+    ] {
+        w.fg_stroke = egui::Stroke::new(w.fg_stroke.width.max(1.5), Color32::WHITE);
+        w.bg_stroke = egui::Stroke::new(w.bg_stroke.width.max(1.0), Color32::from_gray(200));
+    }
+    v.selection.bg_fill = Color32::from_rgb(0, 114, 178);
+    v.selection.stroke = egui::Stroke::new(2.0, Color32::WHITE);
+    v
+}
 
 /// Viridis-like ramp, `t` in [0, 1].
 pub fn sequential(t: f64) -> Color32 {

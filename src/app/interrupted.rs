@@ -95,7 +95,10 @@ pub fn discard(found: &Interrupted) -> std::io::Result<()> {
     #[cfg(not(target_arch = "wasm32"))]
     return std::fs::remove_dir_all(found.dir.join(FOLDER));
     #[cfg(target_arch = "wasm32")]
-    return Err(std::io::Error::from(std::io::ErrorKind::Unsupported));
+    {
+        let _ = found;
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    }
 }
 
 /// Whether the session in `dir` reached a checkpoint (a task boundary) to resume from.

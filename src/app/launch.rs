@@ -42,6 +42,8 @@ pub struct Launch {
     pub frame_stats: bool,
     /// The view to open on.
     pub tab: Tab,
+    /// Open the guided tour (it also opens by itself on the first start).
+    pub tour: bool,
 }
 
 /// Opens the app window on the recording.
@@ -103,6 +105,8 @@ pub fn run_with(launch: Launch) -> Result<(), String> {
                 .map(|(d, render)| super::heatmap::GpuColors::new(d, render));
             if launch.train {
                 app.start_live();
+            } else if launch.tour || (!app.setup.tour_seen && launch.tab == Tab::default()) {
+                app.start_tour();
             }
             Ok(Box::new(app))
         }),

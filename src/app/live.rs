@@ -119,7 +119,8 @@ impl Live {
     }
 }
 
-/// What a session trains: a setup from the start, or the checkpoint in its folder.
+/// What a session trains: a setup from the start, or the checkpoint in its folder (natively).
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 enum Plan {
     Fresh(Setup),
     Resume(DeviceChoice),

@@ -20,16 +20,19 @@ pub mod files;
 pub mod frames;
 pub mod heatmap;
 pub mod interrupted;
+pub mod keys;
 pub mod launch;
 pub mod live;
 pub mod metrics_card;
 pub mod perplexity;
+pub mod plot;
 pub mod selection;
 pub mod setup;
 pub mod setup_advanced;
 pub mod shell;
 pub mod source;
 pub mod state;
+pub mod tour;
 pub mod transport;
 pub mod try_it;
 pub mod views;
@@ -72,6 +75,14 @@ pub struct CurloraApp {
     pub sessions_root: PathBuf,
     /// An unfinished session found at start, offered for resuming ([`interrupted::find`]).
     pub interrupted: Option<interrupted::Interrupted>,
+    /// While high contrast is on: the look it replaced.
+    look: Option<egui::Visuals>,
+    /// The guided tour, while it is open ([`tour`]).
+    pub tour: Option<tour::Tour>,
+    /// Where the tour's targets were drawn this frame.
+    pub anchors: std::collections::HashMap<tour::Anchor, egui::Rect>,
+    /// The `?` window (keyboard shortcuts) is open.
+    pub show_keys: bool,
     last_log: f64,
 }
 
@@ -105,6 +116,10 @@ impl CurloraApp {
             log_frames: false,
             sessions_root: crate::core::embedded::cache_root().join("sessions"),
             interrupted: None,
+            look: None,
+            tour: None,
+            anchors: Default::default(),
+            show_keys: false,
             last_log: 0.0,
         }
     }
@@ -114,6 +129,23 @@ impl CurloraApp {
             && let Ok(json) = serde_json::to_vec_pretty(&self.setup)
         {
             let _ = crate::core::fsutil::write_atomic(p, &json);
+        }
+    }
+
+    /// The high-contrast look while the setup asks for it; the look from before otherwise
+    /// (egui's, which follows the system's theme). Touches the style only when it changes.
+    fn apply_look(&mut self, ctx: &egui::Context) {
+        let want = self.setup.high_contrast;
+        match (&self.look, want) {
+            (None, true) => {
+                self.look = Some(ctx.global_style().visuals.clone());
+                ctx.set_visuals(colors::high_contrast_visuals());
+            }
+            (Some(normal), false) => {
+                ctx.set_visuals(normal.clone());
+                self.look = None;
+            }
+            _ => {}
         }
     }
 

@@ -3,6 +3,7 @@
 //! indices marked (duplicates counted), and a small picture of W with the chosen columns and
 //! rows highlighted. Hover for index, energy and probability.
 
+use super::plot::{self, Key, Mark};
 use super::state::{RunView, Session};
 use super::views::{View, ViewContext};
 use crate::adapters::CurSelection;
@@ -15,7 +16,11 @@ pub const WHAT: &str = "What am I looking at? CURLoRA builds C and R from column
      drawn with inverted probabilities ∝ 1/(energy + ε): low-energy columns are likelier. Curves: \
      every column's (or row's) probability, sorted; dots: the ones drawn (×k = drawn k times).";
 
-const PICKED: Color32 = Color32::from_rgb(255, 140, 0);
+/// Okabe–Ito orange (the inverted curve, the columns in C), blue (the rows in R) and sky blue
+/// (the drawn indices): apart under the common colour-vision deficiencies.
+const PICKED: Color32 = super::colors::OKABE_ITO[0];
+const ROWS: Color32 = super::colors::OKABE_ITO[4];
+const DRAWN: Color32 = super::colors::OKABE_ITO[1];
 
 /// The selection view (see [`super::views`]).
 pub struct Selection;
@@ -150,38 +155,40 @@ fn curve(
         "{what}: probability, sorted (orange: inverted, ε = {epsilon}; grey: standard CUR)"
     ));
     let (energy, probs) = (energy.to_vec(), probs.to_vec());
-    Plot::new(id.to_string())
-        .height(110.0)
-        .width(520.0)
-        .label_formatter(move |pos| {
-            let p = match pos {
-                egui_plot::HoverPosition::NearDataPoint { position, .. }
-                | egui_plot::HoverPosition::Elsewhere { position } => position,
-            };
-            let k = p.x.round().max(0.0) as usize;
-            order.get(k).map(|&i| {
-                format!(
-                    "{what} {i}: energy share {:.2e}, probability {:.2e}",
-                    energy[i], probs[i]
-                )
-            })
+    let chart = Plot::new(id.to_string()).label_formatter(move |pos| {
+        let p = match pos {
+            egui_plot::HoverPosition::NearDataPoint { position, .. }
+            | egui_plot::HoverPosition::Elsewhere { position } => position,
+        };
+        let k = p.x.round().max(0.0) as usize;
+        order.get(k).map(|&i| {
+            format!(
+                "{what} {i}: energy share {:.2e}, probability {:.2e}",
+                energy[i], probs[i]
+            )
         })
-        .show(ui, |plot| {
-            plot.line(Line::new("standard", PlotPoints::from(standard)).color(Color32::GRAY));
-            plot.line(Line::new("inverted", PlotPoints::from(inverted)).color(PICKED));
-            plot.points(
-                Points::new("drawn", PlotPoints::from(marks))
-                    .radius(4.0)
-                    .color(Color32::from_rgb(200, 30, 30)),
-            );
-            for (x, y, t) in labels {
-                plot.text(egui_plot::Text::new(
-                    "dup",
-                    egui_plot::PlotPoint::new(x, y),
-                    t,
-                ));
-            }
-        });
+    });
+    let keys = [
+        Key::new("inverted (CURLoRA)", PICKED, Mark::Line),
+        Key::new("standard CUR", Color32::GRAY, Mark::Line),
+        Key::new("drawn", DRAWN, Mark::Dot),
+    ];
+    plot::with_legend(ui, chart, [700.0, 110.0], &keys, move |plot| {
+        plot.line(Line::new("standard", PlotPoints::from(standard)).color(Color32::GRAY));
+        plot.line(Line::new("inverted", PlotPoints::from(inverted)).color(PICKED));
+        plot.points(
+            Points::new("drawn", PlotPoints::from(marks))
+                .radius(4.0)
+                .color(DRAWN),
+        );
+        for (x, y, t) in labels {
+            plot.text(egui_plot::Text::new(
+                "dup",
+                egui_plot::PlotPoint::new(x, y),
+                t,
+            ));
+        }
+    });
 }
 
 /// |W| downsampled, with the chosen columns and rows drawn over it.
@@ -210,7 +217,7 @@ fn picture(ui: &mut egui::Ui, t: &Thumbnail, sel: &CurSelection) {
             stroke,
         );
     }
-    let stroke = Stroke::new(1.5, Color32::from_rgb(30, 120, 220).gamma_multiply(0.8));
+    let stroke = Stroke::new(1.5, ROWS);
     for r in &sel.rows {
         let y = rect.min.y + px.y * (r / t.block[0]) as f32 + px.y / 2.0;
         p.line_segment(

@@ -54,6 +54,10 @@ pub struct Setup {
     /// Rows per training batch (`None`: the experiment's); evaluation batches are capped at
     /// it too, so that a GPU short of memory can be given smaller ones.
     pub batch_size: Option<usize>,
+    /// The app's look, saved with the setup: white on black, thick lines (a projector).
+    pub high_contrast: bool,
+    /// The guided tour was seen (it opens by itself on the first start only).
+    pub tour_seen: bool,
 }
 
 impl Default for Setup {
@@ -75,6 +79,8 @@ impl Default for Setup {
             u_init_sigma: None,
             gaussian_cur: false,
             batch_size: None,
+            high_contrast: false,
+            tour_seen: false,
         }
     }
 }
@@ -345,12 +351,16 @@ fn buttons(ui: &mut egui::Ui, s: &mut Setup, busy: bool) -> Action {
             action = Action::Train;
         }
         if ui.button("defaults").clicked() {
-            let classroom = s.classroom;
+            let (classroom, high_contrast, seen) = (s.classroom, s.high_contrast, s.tour_seen);
             *s = Setup::default();
             s.classroom = classroom;
+            s.high_contrast = high_contrast;
+            s.tour_seen = seen;
         }
         ui.checkbox(&mut s.classroom, "classroom mode");
     });
+    ui.checkbox(&mut s.high_contrast, "high contrast (projector)")
+        .on_hover_text("white on black, thicker lines and marks");
     action
 }
 

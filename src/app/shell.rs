@@ -3,6 +3,7 @@
 //! and the status bar (devices, frame times, messages).
 
 use super::source::Source;
+use super::tour::Anchor;
 use super::views::{Tab, ViewContext};
 use super::{CurloraApp, export, files, setup, state, transport};
 use web_time::Instant;
@@ -12,17 +13,17 @@ impl CurloraApp {
     pub fn frame(&mut self, ui: &mut egui::Ui) {
         let start = self.clock.now();
         let wall = Instant::now();
+        super::plot::clear_layouts(ui.ctx());
+        self.anchors.clear();
+        self.apply_look(ui.ctx());
         self.pump();
-        if ui.input(|i| i.key_pressed(egui::Key::Space)) && !ui.ctx().egui_wants_keyboard_input() {
-            self.command(transport::Command::TogglePlay);
-        }
         egui::Panel::top("toolbar").show(ui, |ui| self.header(ui));
         if self.interrupted.is_some() {
             egui::Panel::top("interrupted").show(ui, |ui| self.interrupted_banner(ui));
         }
         egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
         if self.show_setup {
-            egui::Panel::left("setup")
+            let panel = egui::Panel::left("setup")
                 .resizable(true)
                 .default_size(330.0)
                 .show(ui, |ui| {
@@ -33,10 +34,14 @@ impl CurloraApp {
                         }
                     });
                 });
+            self.anchors.insert(Anchor::Setup, panel.response.rect);
         }
-        egui::CentralPanel::default().show(ui, |ui| {
+        let view = egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| self.view(ui));
         });
+        self.anchors.insert(Anchor::View, view.response.rect);
+        self.keyboard(ui.ctx());
+        self.tour_overlay(ui.ctx());
         if matches!(self.clock, super::Clock::Real(_)) {
             self.frames.record(start, wall.elapsed().as_secs_f64());
             // Repaint only as often as there is something new to show: every frame while a
@@ -78,6 +83,7 @@ impl CurloraApp {
             session: &self.session,
             gpu: self.gpu.as_ref(),
             model_dir: self.model_dir(),
+            high_contrast: self.setup.high_contrast,
         };
         if let Some(view) = self.views.get_mut(self.tab.index()) {
             ui.label(view.about());
@@ -160,13 +166,14 @@ impl CurloraApp {
             ui.label(line);
         });
         let live = matches!(self.source, Source::Live(_));
-        let (cmd, changes) = transport::show(
+        let (cmd, changes, play) = transport::show(
             ui,
             self.playing,
             live,
             &mut self.knobs,
             self.setup.classroom,
         );
+        self.anchors.insert(Anchor::Play, play);
         if let Some(c) = cmd {
             self.command(c);
         }
@@ -191,6 +198,13 @@ impl CurloraApp {
                     Ok(ev) => self.replay(p.display().to_string(), ev),
                     Err(e) => self.set_status(format!("{}: {e}", p.display())),
                 }
+            }
+            if ui
+                .button("Tour")
+                .on_hover_text("a guided tour of the app, on the recording (?: shortcuts)")
+                .clicked()
+            {
+                self.start_tour();
             }
             if ui.button("recorded run").clicked() {
                 let ev = state::parse_recording(state::RECORDED_RUN).unwrap_or_default();

@@ -50,16 +50,15 @@ pub fn show(
     live: bool,
     knobs: &mut Knobs,
     classroom: bool,
-) -> (Option<Command>, Changes) {
+) -> (Option<Command>, Changes, egui::Rect) {
     let mut cmd = None;
     let mut changes = Changes::default();
+    let mut play_rect = egui::Rect::NOTHING;
     ui.horizontal(|ui| {
         let play = if playing { "Pause" } else { "Play" };
-        if ui
-            .button(play)
-            .on_hover_text("space: pause / play")
-            .clicked()
-        {
+        let button = ui.button(play).on_hover_text("space: pause / play");
+        play_rect = button.rect;
+        if button.clicked() {
             cmd = Some(Command::TogglePlay);
         }
         if ui
@@ -111,5 +110,5 @@ pub fn show(
             ui.add(egui::Slider::new(&mut knobs.replay_speed, 1..=64).text("events per frame"));
         }
     });
-    (cmd, changes)
+    (cmd, changes, play_rect)
 }

@@ -41,6 +41,8 @@ pub struct ViewContext<'a> {
     pub gpu: Option<&'a GpuColors>,
     /// The base model the runs were trained on (the Try-it panel loads it).
     pub model_dir: Option<PathBuf>,
+    /// The high-contrast look (a projector): thicker lines, larger marks.
+    pub high_contrast: bool,
 }
 
 /// A view by its place in [`all`]: what the app, the CLI and the link store.

@@ -13,6 +13,10 @@ pub struct AppArgs {
     /// The view to open on (the app's list of views, `app::views`).
     #[arg(long, default_value = "accuracy", help = tab_help())]
     pub tab: String,
+    /// Open the guided tour (nine steps on the recording; it also opens by itself the first
+    /// time the app starts).
+    #[arg(long)]
+    pub tour: bool,
 }
 
 /// What a build without the UI says instead of opening a window.
@@ -43,6 +47,7 @@ pub fn run(args: &AppArgs) -> anyhow::Result<()> {
         train: args.train,
         frame_stats: args.frame_stats,
         tab,
+        tour: args.tour,
     })
     .map_err(|e| anyhow::anyhow!("cannot open a window: {e}"))
 }
