@@ -88,3 +88,24 @@ fn cpu_tier_trains_and_updates_the_accuracy_view() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `#tour=1` opens the guided tour on the recording on any tier (nothing trains), keeps
+/// `tour=1` in the hash while it is open, and drops it when the tour ends.
+#[test]
+fn tour_in_the_link_opens_the_tour_on_the_recording() {
+    let link = LinkState::parse("#tour=1&seed=2");
+    assert!(link.tour && link.warnings.is_empty(), "{:?}", link.warnings);
+    let choice = tier::choose(link.tier, None);
+    let mut h = harness(WebApp::new(link, choice, Clock::Fixed(0.0)));
+    h.run_steps(3);
+    assert!(matches!(h.state().app.source, Source::Replay { .. }));
+    assert_eq!(h.state().app.tour.map(|t| t.step), Some(0));
+    assert!(h.state().hash.contains("tour=1"), "{}", h.state().hash);
+    h.get_by_label_contains("1 · Catastrophic forgetting");
+    h.get_by_label("Skip tour").click();
+    h.run_steps(3);
+    assert!(h.state().app.tour.is_none());
+    assert!(!h.state().hash.contains("tour="), "{}", h.state().hash);
+    let bad = LinkState::parse("#tour=maybe");
+    assert!(!bad.tour && bad.warnings.iter().any(|w| w.contains("tour `maybe`")));
+}

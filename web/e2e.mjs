@@ -7,6 +7,8 @@
 // expected tier and the accuracy view has points, saves a screenshot, and fails on any panic,
 // page error or console error. `--tier webgpu` starts Chromium with SwiftShader's WebGPU;
 // `--tier cpu` starts it without, so the page must fall back to the CPU by itself.
+// `--tour 1 --hash '#tour=1'` instead walks the guided tour to its end with the arrow key (nine
+// steps, each with its title, nothing trained) and saves screenshots of steps 1 and 6.
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
@@ -33,6 +35,7 @@ fs.mkdirSync(out, { recursive: true });
 const types = {
   ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript",
   ".wasm": "application/wasm", ".css": "text/css", ".png": "image/png",
+  ".gz": "application/gzip",
 };
 const server = http.createServer((req, res) => {
   const url = decodeURIComponent(new URL(req.url, "http://x").pathname);
@@ -80,9 +83,46 @@ page.on("pageerror", (e) => problems.push(`[pageerror] ${e.message}`));
 const t0 = Date.now();
 let status = null;
 let failure = null;
+const waitFor = async (what, ok) => {
+  while (true) {
+    status = await page.evaluate(() => window.__curlora ?? null);
+    if (problems.length) throw new Error("console errors");
+    if (status && ok(status)) return;
+    if ((Date.now() - t0) / 1000 > timeoutS) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(200);
+  }
+};
+const tourShots = [];
 try {
   await page.goto(url);
-  while (true) {
+  if (args.tour) {
+    // The guided tour, driven as a visitor would: the arrow key, step after step, to its end.
+    await waitFor("the tour's first step", (s) => s.tour_step === 0);
+    await page.mouse.click(640, 400);
+    const titles = [];
+    for (let k = 0; ; k++) {
+      titles.push(status.tour_title);
+      if (k === 0 || k === 5) {
+        const cdp = await page.context().newCDPSession(page);
+        const { data } = await cdp.send("Page.captureScreenshot", { format: "png" });
+        const file = path.join(out, `web-tour-${k + 1}.png`);
+        fs.writeFileSync(file, Buffer.from(data, "base64"));
+        tourShots.push(file);
+      }
+      await page.keyboard.press("ArrowRight");
+      if (k === 8) break;
+      await waitFor(`tour step ${k + 2}`, (s) => s.tour_step === k + 1);
+    }
+    await waitFor("the tour's end", (s) => s.tour_step === null && s.tour_seen);
+    if (titles.length !== 9 || titles.some((t) => !t)) {
+      throw new Error(`the tour showed ${JSON.stringify(titles)}`);
+    }
+    if (status.steps !== 0 && status.device !== "none (replay)") {
+      throw new Error("the tour trained instead of replaying");
+    }
+    status.tour_titles = titles;
+  }
+  while (!args.tour) {
     status = await page.evaluate(() => window.__curlora ?? null);
     if (problems.length) throw new Error("console errors");
     if (status?.error) throw new Error(`the run stopped: ${status.error}`);
@@ -99,7 +139,7 @@ const timings = await page.evaluate(() => ({
   first_frame_s: window.__curlora_first_frame_s ?? null,
   first_step_s: window.__curlora_first_step_s ?? null,
 })).catch(() => ({}));
-const shot = path.join(out, `web-${tier}.png`);
+const shot = path.join(out, args.tour ? `web-tour-end.png` : `web-${tier}.png`);
 // Through CDP: Playwright's own screenshot first waits for the page's scripts, which may be busy
 // with a training step on the CPU tier.
 try {
@@ -109,13 +149,14 @@ try {
 } catch (e) {
   problems.push(`screenshot: ${e.message}`);
 }
-fs.writeFileSync(path.join(out, `web-${tier}.log`), log.join("\n") + "\n");
+const name = args.tour ? "web-tour" : `web-${tier}`;
+fs.writeFileSync(path.join(out, `${name}.log`), log.join("\n") + "\n");
 await browser.close();
 server.close();
 
 const summary = { tier, url, seconds: (Date.now() - t0) / 1000, status, timings, screenshot: shot,
-  problems, failure };
-fs.writeFileSync(path.join(out, `web-${tier}.json`), JSON.stringify(summary, null, 2));
+  tour_screenshots: tourShots, problems, failure };
+fs.writeFileSync(path.join(out, `${name}.json`), JSON.stringify(summary, null, 2));
 console.log(JSON.stringify(summary, null, 2));
 if (failure || problems.length) {
   console.error(`web e2e (${tier}) FAILED: ${failure ?? problems.join("; ")}`);

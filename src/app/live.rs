@@ -22,6 +22,8 @@ pub enum Msg {
     Event(Box<Event>),
     /// A finished run's adapter was written: `(run, bytes)`.
     Saved(usize, u64),
+    /// The finished experiment's report (the browser offers it for download).
+    Report(Box<crate::experiment::report::Report>),
     /// Everything is written to the session folder.
     Done(PathBuf),
     /// Training stopped on an error; `device` when the GPU could not do the work (out of
@@ -62,6 +64,8 @@ pub struct Live {
     pub done: bool,
     /// It stopped because the GPU could not do the work: the app offers the CPU.
     pub device_fault: bool,
+    /// The report, once every run has finished.
+    pub report: Option<Box<crate::experiment::report::Report>>,
 }
 
 impl Live {
@@ -111,6 +115,7 @@ impl Live {
             device: "…".into(),
             done: false,
             device_fault: false,
+            report: None,
         }
     }
 
@@ -173,8 +178,10 @@ async fn train_in_browser(
     crate::core::runtime::yield_now().await;
     let exp = Experiment::load(spec, &dev.device.clone().autodiff())?;
     let sink = Forward(Mutex::new(tx.clone()));
-    exp.run_side_by_side_async(&dev.description, &sink, cancel, control)
+    let report = exp
+        .run_side_by_side_async(&dev.description, &sink, cancel, control)
         .await?;
+    let _ = tx.send(Msg::Report(Box::new(report)));
     Ok(())
 }
 
@@ -237,6 +244,7 @@ fn train(
     )?;
     drop(writer);
     report.write(out)?;
+    let _ = tx.send(Msg::Report(Box::new(report.clone())));
     crate::experiment::plots::write_all(&report, out)?;
     let lines = recording.into_inner().unwrap_or_default();
     crate::core::fsutil::write_atomic(

@@ -15,6 +15,7 @@
 pub mod accuracy;
 pub mod adapters;
 pub mod colors;
+pub mod download;
 pub mod export;
 pub mod files;
 pub mod frames;

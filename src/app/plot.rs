@@ -163,7 +163,6 @@ pub fn boundaries(plot: &mut PlotUi<'_>, starts: &[usize], tasks: &[String], top
                 PlotPoint::new(x, top),
                 egui::RichText::new(format!(" {name}")).small(),
             )
-            .color(Color32::LIGHT_GRAY)
             .anchor(egui::Align2::LEFT_BOTTOM),
         );
     }

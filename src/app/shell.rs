@@ -186,6 +186,8 @@ impl CurloraApp {
             ui.toggle_value(&mut self.show_setup, "Setup");
             if files::AVAILABLE {
                 ui.menu_button("Export", |ui| self.export_menu(ui));
+            } else {
+                ui.menu_button("Download", |ui| self.download_menu(ui));
             }
             if files::AVAILABLE
                 && ui.button("Open recording…").clicked()

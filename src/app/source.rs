@@ -116,6 +116,7 @@ impl CurloraApp {
                                 r.adapter_file_bytes = Some(bytes);
                             }
                         }
+                        Msg::Report(r) => live.report = Some(r),
                         Msg::Done(dir) => {
                             live.done = true;
                             live.status = format!("done: report and adapters in {}", dir.display());

@@ -22,6 +22,12 @@ pub struct PageStatus {
     pub frames: u64,
     /// Set when a live run stopped with an error.
     pub error: Option<String>,
+    /// The guided tour's step (0-based) while it is open.
+    pub tour_step: Option<usize>,
+    /// The tour's title at that step.
+    pub tour_title: Option<String>,
+    /// The tour has been seen to its end (or skipped).
+    pub tour_seen: bool,
 }
 
 pub struct WebApp {
@@ -47,7 +53,10 @@ impl WebApp {
             Tier::Cpu => "training: CPU (Flex in WebAssembly)".into(),
             Tier::Replay => "nothing trains (replay)".into(),
         };
-        if tier.tier != Tier::Replay {
+        if link.tour {
+            // The tour runs on the recording: nothing trains until the user presses Train.
+            app.start_tour();
+        } else if tier.tier != Tier::Replay {
             app.start_live();
         }
         let hash = link.to_hash(&app.setup);
@@ -68,6 +77,7 @@ impl WebApp {
         egui::Panel::top("tier").show(ui, |ui| self.banner(ui));
         self.app.frame(ui);
         self.link.tab = self.app.tab;
+        self.link.tour = self.app.tour.is_some();
         self.hash = self.link.to_hash(&self.app.setup);
         self.check_pace();
     }
@@ -146,6 +156,13 @@ impl WebApp {
             events: self.app.session.events,
             frames: self.frames,
             error,
+            tour_step: self.app.tour.map(|t| t.step),
+            tour_title: self
+                .app
+                .tour
+                .and_then(|t| crate::app::tour::steps().get(t.step))
+                .map(|s| s.title.to_string()),
+            tour_seen: self.app.setup.tour_seen,
         }
     }
 }

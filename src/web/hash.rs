@@ -8,8 +8,8 @@
 //! `lr`, `epochs`, `rows` (rows per task, `all` for every row), `classroom` (`1` hides the
 //! advanced controls), CURLoRA's ablations `sampling` (`inverted`, `standard`, `uniform`),
 //! `u_init` (`zero`, `normal:σ`) and `cur` (`weights`, `gaussian`), `tier` (`auto`, `webgpu`,
-//! `cpu`, `replay`: force a tier, e.g. to show the recorded run on a slow machine) and `tab` (the
-//! view to open).
+//! `cpu`, `replay`: force a tier, e.g. to show the recorded run on a slow machine), `tab` (the
+//! view to open) and `tour` (`1`: open the guided tour, on the recording, instead of training).
 //! Unknown keys and bad values are reported, never silently dropped, and leave the rest intact.
 
 use crate::adapters::{Method, SelectionMode, UInit};
@@ -80,6 +80,8 @@ pub struct LinkState {
     pub setup: Setup,
     pub tier: TierRequest,
     pub tab: Tab,
+    /// Open the guided tour (kept in the hash while it is open).
+    pub tour: bool,
     /// Problems with the hash (unknown keys, bad values), to show on the page.
     pub warnings: Vec<String>,
 }
@@ -91,6 +93,7 @@ impl Default for LinkState {
             setup: Preset::Quick.setup(),
             tier: TierRequest::Auto,
             tab: Tab::default(),
+            tour: false,
             warnings: Vec::new(),
         }
     }
@@ -246,6 +249,15 @@ impl LinkState {
                     )
                 })?
             }
+            "tour" => {
+                self.tour = match v {
+                    "1" | "true" | "" => true,
+                    "0" | "false" => false,
+                    other => {
+                        return Err(format!("tour `{other}` is not 1 or 0; ignored"));
+                    }
+                }
+            }
             other => return Err(format!("`{other}` is not a setting; ignored")),
         }
         Ok(())
@@ -287,6 +299,9 @@ impl LinkState {
         }
         if self.tab != Tab::default() {
             h.push_str(&format!("&tab={}", self.tab.name()));
+        }
+        if self.tour {
+            h.push_str("&tour=1");
         }
         h
     }
