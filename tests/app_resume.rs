@@ -3,17 +3,17 @@
 //! that cannot hold a batch stops the session with the error in the status bar and an offer to
 //! go on on the CPU. Driven headless with egui_kittest (no renderer needed).
 
+mod common;
+
+use common::app::{gpu_available, run_until};
 use curlora::app::setup::{CustomTask, Setup};
 use curlora::app::{Clock, CurloraApp, Source, interrupted};
 use curlora::experiment::Experiment;
 use curlora::experiment::checkpoint::Resumed;
-use curlora::train::{Control, NoEvents};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn temp(name: &str) -> PathBuf {
     let dir =
@@ -30,16 +30,6 @@ fn harness(app: CurloraApp) -> Harness<'static, CurloraApp> {
         .build_ui_state(|ui, app: &mut CurloraApp| app.frame(ui), app)
 }
 
-/// Frames until `done` holds or `limit` passes (the engine trains on its own threads).
-fn run_until(h: &mut Harness<'_, CurloraApp>, limit: Duration, done: impl Fn(&CurloraApp) -> bool) {
-    let t0 = Instant::now();
-    while !done(h.state()) {
-        assert!(t0.elapsed() < limit, "timed out after {limit:?}");
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn live_out(app: &CurloraApp) -> PathBuf {
     match &app.source {
         Source::Live(l) => l.out.clone(),
@@ -49,6 +39,22 @@ fn live_out(app: &CurloraApp) -> PathBuf {
 
 fn finished(app: &CurloraApp) -> bool {
     matches!(&app.source, Source::Live(l) if l.done)
+}
+
+/// Starts a live session of `setup` under `root`, lets it train until its checkpoint satisfies
+/// `enough`, then stops it as closing the app does; returns the session folder.
+fn interrupted_session(root: &Path, setup: &Setup, enough: impl Fn(&Resumed) -> bool) -> PathBuf {
+    let mut app = CurloraApp::new(setup.clone(), Clock::Fixed(0.0));
+    app.sessions_root = root.to_path_buf();
+    app.start_live();
+    let mut h = harness(app);
+    let out = live_out(h.state());
+    run_until(&mut h, Duration::from_secs(300), |_| {
+        Resumed::read(&out).is_ok_and(|r| enough(&r))
+    });
+    h.state_mut().stop_live();
+    run_until(&mut h, Duration::from_secs(120), finished);
+    out
 }
 
 /// Every run's accuracy matrix in a session folder's report.json.
@@ -72,19 +78,8 @@ fn an_interrupted_session_is_offered_and_resumes_to_the_uninterrupted_report() {
         rank: 4,
         ..Setup::default()
     };
-    let mut app = CurloraApp::new(setup.clone(), Clock::Fixed(0.0));
-    app.sessions_root = root.clone();
-    app.start_live();
-    let mut h = harness(app);
-    let out = live_out(h.state());
-    // Train until both runs have a checkpoint after their first task, then close the app (the
-    // app stops its session on exit).
-    run_until(&mut h, Duration::from_secs(300), |_| {
-        Resumed::read(&out).is_ok_and(|r| r.state.runs.len() == 2)
-    });
-    h.state_mut().stop_live();
-    run_until(&mut h, Duration::from_secs(120), finished);
-    drop(h);
+    // Train until both runs have a checkpoint after their first task.
+    let out = interrupted_session(&root, &setup, |r| r.state.runs.len() == 2);
     let state = Resumed::read(&out).unwrap().state;
     assert!(
         state.runs.iter().any(|r| !r.finished),
@@ -130,15 +125,7 @@ fn an_interrupted_session_is_offered_and_resumes_to_the_uninterrupted_report() {
     // An uninterrupted session of the same experiment (the checkpoint's), on the same device.
     let spec = Resumed::read(&out).unwrap().spec;
     let exp = Experiment::load(spec, &burn::tensor::Device::flex().autodiff()).unwrap();
-    let report = exp
-        .run_side_by_side(
-            "CPU (Flex)",
-            &NoEvents,
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(Control::default()),
-            |_, _| Ok(None),
-        )
-        .unwrap();
+    let report = common::run_quietly(&exp);
     let whole = temp("whole");
     report.write(&whole).unwrap();
     assert_eq!(
@@ -158,17 +145,7 @@ fn discarding_an_interrupted_session_removes_only_its_checkpoint() {
         methods: vec![curlora::adapters::Method::CurLora],
         ..Setup::default()
     };
-    let mut app = CurloraApp::new(setup.clone(), Clock::Fixed(0.0));
-    app.sessions_root = root.clone();
-    app.start_live();
-    let mut h = harness(app);
-    let out = live_out(h.state());
-    run_until(&mut h, Duration::from_secs(300), |_| {
-        Resumed::read(&out).is_ok()
-    });
-    h.state_mut().stop_live();
-    run_until(&mut h, Duration::from_secs(120), finished);
-    drop(h);
+    let out = interrupted_session(&root, &setup, |_| true);
     let mut app = CurloraApp::new(setup, Clock::Fixed(0.0));
     app.interrupted = interrupted::find(&root);
     assert!(app.interrupted.is_some(), "not offered");
@@ -192,25 +169,12 @@ fn discarding_an_interrupted_session_removes_only_its_checkpoint() {
 /// 128 MiB binding limit. Skipped without a wgpu adapter, unless `CURLORA_REQUIRE_GPU=1`.
 #[test]
 fn a_gpu_that_cannot_hold_the_batch_stops_the_session_and_offers_the_cpu() {
-    if curlora::core::device::list_adapters().is_empty() {
-        assert!(
-            std::env::var("CURLORA_REQUIRE_GPU").as_deref() != Ok("1"),
-            "CURLORA_REQUIRE_GPU=1 but wgpu sees no adapter"
-        );
-        eprintln!("SKIPPED: no wgpu adapter");
+    if !gpu_available() {
         return;
     }
     let dir = temp("gpu");
-    let words = ["apple", "pear", "sad", "happy", "one", "two", "red", "blue"];
-    let mut csv = String::from("text,label\n");
-    for i in 0..12_000usize {
-        let text: Vec<&str> = (0..6)
-            .map(|k| words[(i * 7 + k * 3 + i / 5) % words.len()])
-            .collect();
-        csv.push_str(&format!("{},{}\n", text.join(" "), i % 2));
-    }
     let data = dir.join("big.csv");
-    std::fs::write(&data, csv).unwrap();
+    common::big_csv(&data, 12_000);
     let setup = Setup {
         tasks: vec![CustomTask {
             name: "big".into(),

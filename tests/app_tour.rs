@@ -4,6 +4,9 @@
 //! a snapshot of every step and of the high-contrast look (rendered through wgpu, lavapipe in
 //! CI; regenerate with `UPDATE_SNAPSHOTS=1 cargo test --release --test app_tour`).
 
+mod common;
+
+use common::app::gpu_available;
 use curlora::app::setup::Setup;
 use curlora::app::tour::{Moment, cut, steps};
 use curlora::app::{Clock, CurloraApp, Tab};
@@ -16,18 +19,6 @@ fn harness(app: CurloraApp, gpu: bool) -> Harness<'static, CurloraApp> {
         .with_context_setup(curlora::app::install_fonts);
     let b = if gpu { b.wgpu() } else { b };
     b.build_ui_state(|ui, app: &mut CurloraApp| app.frame(ui), app)
-}
-
-fn gpu_available() -> bool {
-    let ok = !curlora::core::device::list_adapters().is_empty();
-    if !ok {
-        assert!(
-            std::env::var("CURLORA_REQUIRE_GPU").as_deref() != Ok("1"),
-            "CURLORA_REQUIRE_GPU=1 but wgpu sees no adapter to render the app with"
-        );
-        eprintln!("SKIPPED: no wgpu adapter to render with");
-    }
-    ok
 }
 
 fn toured() -> Harness<'static, CurloraApp> {

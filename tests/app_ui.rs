@@ -6,24 +6,15 @@
 //! Snapshots live in `tests/snapshots/`; after an intended change to a view, regenerate them
 //! with `UPDATE_SNAPSHOTS=1 cargo test --release --test app_ui` and look at the PNGs.
 
+mod common;
+
+use common::app::{gpu_available, run_until};
 use curlora::app::setup::Setup;
 use curlora::app::state::parse_recording;
 use curlora::app::{Clock, CurloraApp, Source, Tab};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::time::{Duration, Instant};
-
-fn gpu_available() -> bool {
-    let ok = !curlora::core::device::list_adapters().is_empty();
-    if !ok {
-        assert!(
-            std::env::var("CURLORA_REQUIRE_GPU").as_deref() != Ok("1"),
-            "CURLORA_REQUIRE_GPU=1 but wgpu sees no adapter to render the app with"
-        );
-        eprintln!("SKIPPED: no wgpu adapter to render with");
-    }
-    ok
-}
+use std::time::Duration;
 
 fn view(name: &str) -> Tab {
     Tab::from_name(name).unwrap()
@@ -132,16 +123,6 @@ fn try_it_continues_a_text_with_every_model() {
         .count();
     assert_eq!(texts, 3, "the prompt and a continuation, once per model");
     h.snapshot("try-continue");
-}
-
-/// Frames until `done` holds or `limit` passes (the engine trains on its own thread).
-fn run_until(h: &mut Harness<'_, CurloraApp>, limit: Duration, done: impl Fn(&CurloraApp) -> bool) {
-    let t0 = Instant::now();
-    while !done(h.state()) {
-        assert!(t0.elapsed() < limit, "timed out after {limit:?}");
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn steps(app: &CurloraApp) -> Vec<usize> {

@@ -9,9 +9,6 @@ use curlora::app::download::available;
 use curlora::app::state::{RECORDED_RUN, Session, parse_recording};
 use curlora::experiment::Experiment;
 use curlora::model::store;
-use curlora::train::{Control, NoEvents};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 #[test]
 fn the_recordings_adapters_are_offered_and_load() {
@@ -54,15 +51,7 @@ fn a_finished_runs_report_is_offered_in_three_formats() {
     let mut spec = common::tiny_experiment();
     spec.methods = vec![curlora::adapters::Method::CurLora];
     let exp = Experiment::load(spec, &burn::tensor::Device::flex().autodiff()).unwrap();
-    let report = exp
-        .run_side_by_side(
-            "CPU (Flex)",
-            &NoEvents,
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(Control::default()),
-            |_, _| Ok(None),
-        )
-        .unwrap();
+    let report = common::run_quietly(&exp);
     let files = available(&Session::default(), Some(&report));
     let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["report.json", "report.md", "report.csv"]);

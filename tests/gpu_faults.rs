@@ -15,16 +15,8 @@ use std::process::Command;
 fn a_batch_over_the_gpu_limit_is_an_error_that_says_what_to_change() {
     let dir = std::env::temp_dir().join(format!("curlora-gpu-fault-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let words = ["apple", "pear", "sad", "happy", "one", "two", "red", "blue"];
-    let mut csv = String::from("text,label\n");
-    for i in 0..20_000usize {
-        let text: Vec<&str> = (0..6)
-            .map(|k| words[(i * 7 + k * 3 + i / 5) % words.len()])
-            .collect();
-        csv.push_str(&format!("{},{}\n", text.join(" "), i % 2));
-    }
     let data = dir.join("big.csv");
-    std::fs::write(&data, csv).unwrap();
+    common::big_csv(&data, 20_000);
     let mut spec = tiny_experiment();
     spec.methods = vec![Method::Lora];
     spec.train.batch_size = 20_000;

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "app")]
+pub mod app;
 pub mod data;
 pub mod peft;
 
@@ -190,4 +192,30 @@ pub fn tiny_experiment() -> curlora::experiment::ExperimentSpec {
         .collect();
     s.notes = vec![];
     s
+}
+
+/// Every run of `exp` side by side on this thread's device, sending no events, writing no files,
+/// nothing steering it: the uninterrupted reference a resumed run is compared with.
+pub fn run_quietly(exp: &curlora::experiment::Experiment) -> curlora::experiment::report::Report {
+    exp.run_side_by_side(
+        "CPU (Flex)",
+        &curlora::train::NoEvents,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        std::sync::Arc::new(curlora::train::Control::default()),
+        |_, _| Ok(None),
+    )
+    .unwrap()
+}
+
+/// A `text,label` CSV of `rows` six-word two-class texts: batches as large as a test needs.
+pub fn big_csv(path: &std::path::Path, rows: usize) {
+    let words = ["apple", "pear", "sad", "happy", "one", "two", "red", "blue"];
+    let mut csv = String::from("text,label\n");
+    for i in 0..rows {
+        let text: Vec<&str> = (0..6)
+            .map(|k| words[(i * 7 + k * 3 + i / 5) % words.len()])
+            .collect();
+        csv.push_str(&format!("{},{}\n", text.join(" "), i % 2));
+    }
+    std::fs::write(path, csv).unwrap();
 }
