@@ -62,3 +62,24 @@ fn an_unreadable_precompiled_charsmap_is_an_error_not_a_panic() {
     refused(&dir, "the tokenizers library failed on it");
     refused(&dir, "precompiled");
 }
+
+/// fuzz/artifacts/gguf/timeout-c26de4e0… (the long campaign, stop 26): a GGUF whose
+/// `llama.block_count` is huge. The import listed the 9 tensor names of every layer before
+/// checking one (2 GB, 17 s); a count the file cannot hold is now refused at once, by name.
+#[test]
+fn a_gguf_claiming_more_layers_than_it_holds_is_refused_at_once() {
+    let src = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/fuzz/huge-block-count.gguf"
+    );
+    let out = std::env::temp_dir().join(format!("curlora-fuzzreg-gguf-{}", std::process::id()));
+    let err = match curlora::model::gguf::import(std::path::Path::new(src), &out) {
+        Ok(_) => panic!("the hostile GGUF imported"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("llama.block_count"), "{err}");
+    assert!(
+        err.contains("huge-block-count.gguf"),
+        "the error names no file: {err}"
+    );
+}

@@ -309,6 +309,19 @@ pub(super) fn convert_tensors(
     file: &GgufFile,
     p: &LlamaParams,
 ) -> Result<(Vec<Converted>, ImportSummary)> {
+    // Each layer has 9 tensors: a block count the file cannot hold is refused before the
+    // names are listed (a fuzzed header claimed 10⁸ layers: gigabytes of names).
+    let held = file.tensors().len();
+    if p.layers.saturating_mul(9).saturating_add(2) > held {
+        return Err(Error::format(
+            &file.path,
+            format!(
+                "`llama.block_count` is {}, but the file holds {held} tensors (each layer needs \
+                 9, plus the embedding and the final norm)",
+                p.layers
+            ),
+        ));
+    }
     for name in required_tensors(p.layers) {
         if file.tensor(&name).is_none() {
             return Err(Error::tensor(&file.path, &name, "missing from the file"));
