@@ -44,7 +44,7 @@ PATH="$TOOLS/node_modules/.bin:$PATH" trunk build --release
 # Budget: dist/ ≤ 15 MB on disk, both tiers in it. The WebAssembly is ~20 MB (burn's wgpu and
 # Flex backends with autodiff ~15.5 MB of code, the embedded model, tasks and recording ~4.7 MB),
 # so Trunk's post-build hook stores it gzip-compressed (web/compress.sh) and the page
-# decompresses it as it arrives (web/init.mjs): ~8.2 MB on disk and over the wire.
+# decompresses it as it arrives (web/init.mjs): ~8.3 MB on disk and over the wire.
 bytes=$(du -cb dist/* | tail -n1 | cut -f1)
 echo "web bundle: $bytes bytes in dist/ ($(ls dist | tr '\n' ' '))"
 if ! ls dist/*_bg.wasm.gz >/dev/null 2>&1; then
