@@ -9,7 +9,7 @@ mod common;
 use common::app::gpu_available;
 use curlora::app::setup::Setup;
 use curlora::app::tour::{Moment, cut, steps};
-use curlora::app::{Clock, CurloraApp, Tab};
+use curlora::app::{Clock, CurloraApp, Launch, Tab};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -122,6 +122,68 @@ fn the_tour_walks_the_recordings_story_in_nine_steps() {
     h.run_steps(2);
     assert_eq!(step(&h), None);
     assert!(h.state().setup.tour_seen);
+}
+
+#[test]
+fn the_tour_opens_on_the_first_start_and_when_asked() {
+    let open = |setup: Setup, launch: Launch| {
+        let mut app = CurloraApp::new(setup, Clock::Fixed(0.0));
+        launch.open(&mut app);
+        app.tour.map(|t| t.step)
+    };
+    let seen = Setup {
+        tour_seen: true,
+        ..Setup::default()
+    };
+    assert_eq!(open(Setup::default(), Launch::default()), Some(0));
+    assert_eq!(
+        open(seen.clone(), Launch::default()),
+        None,
+        "seen: remembered"
+    );
+    let tour = Launch {
+        tour: true,
+        ..Launch::default()
+    };
+    assert_eq!(open(seen.clone(), tour), Some(0), "`curlora app --tour`");
+    let other_view = Launch {
+        tab: Tab::from_name("selection").unwrap(),
+        ..Launch::default()
+    };
+    assert_eq!(
+        open(Setup::default(), other_view),
+        None,
+        "asked for a view: no tour over it"
+    );
+}
+
+#[test]
+fn classroom_mode_keeps_the_tour_to_its_end() {
+    let setup = Setup {
+        classroom: true,
+        ..Setup::default()
+    };
+    let mut app = CurloraApp::new(setup, Clock::Fixed(0.0));
+    app.start_tour();
+    let mut h = harness(app, false);
+    h.run_steps(2);
+    for (k, s) in steps().iter().enumerate() {
+        assert_eq!(step(&h), Some(k));
+        assert!(shows(&h, s.title), "step {k}: no callout {:?}", s.title);
+        assert!(
+            h.state().setup.classroom,
+            "the tour turned classroom mode off"
+        );
+        let label = if k + 1 == steps().len() {
+            "Done"
+        } else {
+            "Next"
+        };
+        h.get_by_label(label).click();
+        h.run_steps(2);
+    }
+    assert_eq!(step(&h), None);
+    assert!(h.state().setup.classroom && h.state().setup.tour_seen);
 }
 
 #[test]

@@ -46,6 +46,18 @@ pub struct Launch {
     pub tour: bool,
 }
 
+impl Launch {
+    /// What the window opens on: training (`--train`), else the tour when asked (`--tour`) or
+    /// on the first start on the default view (then remembered as seen), else the view alone.
+    pub fn open(&self, app: &mut CurloraApp) {
+        if self.train {
+            app.start_live();
+        } else if self.tour || (!app.setup.tour_seen && self.tab == Tab::default()) {
+            app.start_tour();
+        }
+    }
+}
+
 /// Opens the app window on the recording.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn run() -> Result<(), String> {
@@ -103,11 +115,7 @@ pub fn run_with(launch: Launch) -> Result<(), String> {
             app.gpu = shared
                 .zip(cc.wgpu_render_state.clone())
                 .map(|(d, render)| super::heatmap::GpuColors::new(d, render));
-            if launch.train {
-                app.start_live();
-            } else if launch.tour || (!app.setup.tour_seen && launch.tab == Tab::default()) {
-                app.start_tour();
-            }
+            launch.open(&mut app);
             Ok(Box::new(app))
         }),
     )
