@@ -65,7 +65,8 @@ fn an_unreadable_precompiled_charsmap_is_an_error_not_a_panic() {
 
 /// fuzz/artifacts/gguf/timeout-c26de4e0… (the long campaign, stop 26): a GGUF whose
 /// `llama.block_count` is huge. The import listed the 9 tensor names of every layer before
-/// checking one (2 GB, 17 s); a count the file cannot hold is now refused at once, by name.
+/// checking one (2 GB, 17 s); the names are now made one at a time, and the first missing one
+/// is named with the block count, at once.
 #[test]
 fn a_gguf_claiming_more_layers_than_it_holds_is_refused_at_once() {
     let src = concat!(
