@@ -1,9 +1,10 @@
 //! Opening the window: fonts, the saved settings, and the wgpu device shared by training and
 //! drawing when there is a hardware GPU.
 
+use super::CurloraApp;
 use super::views::Tab;
 #[cfg(not(target_arch = "wasm32"))]
-use super::{CurloraApp, frames::Clock, setup::Setup};
+use super::{frames::Clock, setup::Setup};
 use std::path::PathBuf;
 #[cfg(not(target_arch = "wasm32"))]
 use web_time::Instant;
