@@ -49,7 +49,8 @@ pub struct Launch {
 
 impl Launch {
     /// What the window opens on: training (`--train`), else the tour when asked (`--tour`) or
-    /// on the first start on the default view (then remembered as seen), else the view alone.
+    /// on the default view until the tour has been finished or skipped once (`Setup.tour_seen`,
+    /// set by `end_tour`), else the view alone.
     pub fn open(&self, app: &mut CurloraApp) {
         if self.train {
             app.start_live();
